@@ -1,0 +1,64 @@
+# berth — build, test and benchmark everything from one place.
+#   make deps    install what build and tests need (Debian apt + npm; run as root)
+#   make build   bin/berth-runtime, bin/berth-init, bin/berth-probe
+#   make test    deps + build + unit tests + e2e tests (real containers; root)
+#   make demo    deps + build + run a container from a busybox-static bundle
+#   make bench   benchmarks vs runc and crun (not part of test)
+
+PREFIX ?= /usr/local
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 runc crun hyperfine
+NODE_BIN := node_modules/.bin
+
+.PHONY: all deps apt-deps npm-deps build native ts test unit e2e demo bench install clean
+
+all: build
+
+deps: apt-deps npm-deps
+
+# Installs only what is missing, so a machine that has everything pays nothing.
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+npm-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json runtime/package.json manager/package.json e2e/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: native ts
+
+native:
+	$(MAKE) -C native-helper
+
+ts: npm-deps
+	$(NODE_BIN)/tsc -b runtime
+	$(NODE_BIN)/esbuild runtime/src/cli/bin.ts --bundle --platform=node --target=node20 --minify-syntax \
+		--outfile=bin/berth-runtime --log-level=warning
+	@chmod 755 bin/berth-runtime
+
+test: deps build unit e2e
+
+unit: npm-deps
+	$(NODE_BIN)/tsc -p runtime --noEmit
+	cd runtime && ../$(NODE_BIN)/jest --ci
+
+e2e: build
+	cd e2e && ../$(NODE_BIN)/jest --ci --runInBand
+
+demo: deps build
+	bash e2e/demo.sh
+
+bench: deps build
+	node bench/runtime-run.js
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 bin/berth-runtime bin/berth-init $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	$(MAKE) -C native-helper clean
+	rm -rf bin runtime/dist runtime/*.tsbuildinfo

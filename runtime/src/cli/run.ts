@@ -1,0 +1,46 @@
+import type { Command } from './commands';
+import { CREATE_FLAGS } from './create';
+import { oneId } from './util';
+import { createContainer } from '../lib/create';
+import { startContainer } from '../lib/start';
+import { deleteContainer } from '../lib/delete';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+const command: Command = {
+  usage: 'run [--bundle DIR] [--detach] [--keep] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] ID',
+  flags: { ...CREATE_FLAGS, detach: { type: 'bool', alias: ['d'] }, keep: { type: 'bool' } },
+  async run(ctx, flags, args) {
+    const id = oneId(args, 'run');
+    const detach = Boolean(flags.detach);
+    const { init } = await createContainer(ctx, {
+      id,
+      bundle: (flags.bundle as string | undefined) ?? '.',
+      consoleSocket: flags['console-socket'] as string | undefined,
+      pidFile: flags['pid-file'] as string | undefined,
+      noPivot: Boolean(flags['no-pivot']),
+      preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
+      foreground: !detach,
+    });
+    if (detach) {
+      init.release();
+      await startContainer(ctx, id);
+      return 0;
+    }
+    // stage0 waits for the container and forwards what it is sent; we send it what we get.
+    const forward = (sig: NodeJS.Signals) => init.stage0.kill(sig);
+    for (const s of FORWARDED) process.on(s, forward);
+    try {
+      await startContainer(ctx, id);
+    } catch (err) {
+      await deleteContainer(ctx, id, true).catch(() => undefined);
+      throw err;
+    }
+    const status = await init.exited;
+    for (const s of FORWARDED) process.off(s, forward);
+    if (!flags.keep) await deleteContainer(ctx, id, true);
+    return status;
+  },
+};
+export default command;
+

@@ -1,0 +1,134 @@
+import { promises as fs } from 'fs';
+import type { RuntimeContext } from './context';
+import type { StoredState } from '../state/state';
+import { pidStartTime, toOciState } from '../state/state';
+import { loadBundle } from '../spec/load';
+import { buildPlan, encodePlan } from '../plan/build';
+import { readHostFacts } from '../plan/host-facts';
+import { detectLayout, openCgroup } from '../cgroups';
+import type { CgroupLayout, CgroupManager } from '../cgroups/types';
+import { runHooks } from '../hooks/run';
+import { InitProcess, type InitSpawnOptions } from './init-process';
+import { writeFileAtomic } from '../util/atomic';
+import { BerthError } from '../util/errors';
+
+export interface CreateOptions extends InitSpawnOptions {
+  id: string;
+  bundle: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  /** `run` in the foreground: berth-init's stage0 stays to mirror the exit status. */
+  foreground?: boolean;
+}
+
+export interface Created {
+  state: StoredState;
+  /** The berth-init session; for a foreground run, `exited` is the container's exit status. */
+  init: InitProcess;
+}
+
+/**
+ * The create half of the handshake (ARCHITECTURE.md): validate, plan, clone through
+ * berth-init, set up the cgroup and user mappings while the child waits, and record the
+ * state once the child blocks on the exec fifo. On any failure nothing is left behind.
+ */
+export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
+  const stateDir = await ctx.store.reserve(opts.id);
+  let cgroup: CgroupManager | undefined;
+  let pid = 0;
+  let init: InitProcess | undefined;
+  try {
+    const bundle = await loadBundle(opts.bundle);
+    const { spec } = bundle;
+    const [facts, layout] = await Promise.all([readHostFacts(), detectLayout(ctx.host)]);
+    cgroup = await openCgroup(ctx.host, layout, spec.linux?.cgroupsPath, opts.id);
+    const execFifo = ctx.store.execFifo(opts.id);
+    const plan = buildPlan(spec, {
+      bundle: bundle.dir,
+      rootfs: bundle.rootfs,
+      cgroupMounts: cgroupMounts(layout, cgroup),
+      facts,
+      execFifo,
+      consoleSocket: opts.consoleSocket,
+      noPivot: opts.noPivot,
+      preserveFds: opts.preserveFds,
+      wait: opts.foreground,
+    });
+    plan.warnings.forEach(ctx.warn);
+    ctx.debug(`init plan:\n${encodePlan(plan)}`);
+
+    init = InitProcess.spawn(encodePlan(plan), opts);
+    pid = Number((await init.expect('pid'))[1]);
+
+    // The child waits for "go": this is the window to put it in its cgroup (before it can
+    // fork), map its users, and run the hooks that must see the namespaces but no process.
+    await cgroup.create();
+    await cgroup.apply(spec.linux?.resources ?? {});
+    await cgroup.addProcess(pid);
+    await writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
+    const state: StoredState = {
+      ociVersion: spec.ociVersion,
+      id: opts.id,
+      pid,
+      pidStartTime: (await pidStartTime(pid)) ?? '',
+      bundle: bundle.dir,
+      rootfs: bundle.rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: spec.annotations,
+      cgroupVersion: cgroup.version,
+      cgroupPaths: cgroup.paths,
+      hooks: { poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop },
+      foreground: opts.foreground,
+    };
+    if (!state.pidStartTime) throw new BerthError('ERR_INIT', `container process ${pid} exited during create`);
+    const creating = JSON.stringify(toOciState(state, 'creating'));
+    await runHooks('prestart', spec.hooks?.prestart, creating);
+    await runHooks('createRuntime', spec.hooks?.createRuntime, creating);
+    init.send(['go', JSON.stringify(toOciState(state, 'created'))]);
+    await init.expect('ready');
+
+    await ctx.store.write(state);
+    if (opts.pidFile) await writeFileAtomic(opts.pidFile, String(pid), 0o644);
+    return { state, init };
+  } catch (err) {
+    await undoCreate(ctx, pid, cgroup, stateDir, init);
+    throw err;
+  }
+}
+
+async function undoCreate(ctx: RuntimeContext, pid: number, cgroup: CgroupManager | undefined, stateDir: string, init: InitProcess | undefined): Promise<void> {
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  if (init) {
+    init.stage0.kill('SIGKILL');
+    init.release();
+    await init.exited;
+  }
+  if (cgroup) await cgroup.destroy().catch((e: Error) => ctx.warn(`cleanup: ${e.message}`));
+  await fs.rm(stateDir, { recursive: true, force: true });
+}
+
+async function writeIdMaps(pid: number, uid?: { containerID: number; hostID: number; size: number }[], gid?: typeof uid): Promise<void> {
+  const text = (m: NonNullable<typeof uid>) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}`).join('\n') + '\n';
+  if (uid?.length) await fs.writeFile(`/proc/${pid}/uid_map`, text(uid));
+  if (gid?.length) await fs.writeFile(`/proc/${pid}/gid_map`, text(gid));
+}
+
+/** For each hierarchy the container has a directory in: the mount point it sits under. */
+function cgroupMounts(layout: CgroupLayout, cgroup: CgroupManager) {
+  const mountPoints = [...new Set(Object.values(layout.v1Mounts))];
+  if (layout.unifiedMount) mountPoints.push(layout.unifiedMount);
+  const out: { mountPoint: string; hostDir: string; fstype: 'cgroup' | 'cgroup2' }[] = [];
+  for (const dir of new Set(Object.values(cgroup.paths))) {
+    const mp = mountPoints.filter((m) => dir === m || dir.startsWith(m + '/')).sort((a, b) => b.length - a.length)[0];
+    if (mp && !out.some((o) => o.mountPoint === mp)) out.push({ mountPoint: mp, hostDir: dir, fstype: mp === layout.unifiedMount ? 'cgroup2' : 'cgroup' });
+  }
+  return out;
+}

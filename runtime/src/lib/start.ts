@@ -1,0 +1,40 @@
+import { openSync, readSync, closeSync, unlinkSync, constants } from 'fs';
+import type { RuntimeContext } from './context';
+import { loadContainer } from './load';
+import { toOciState, pidStartTime } from '../state/state';
+import { runHooks } from '../hooks/run';
+import { failedPrecondition, errnoCode, BerthError } from '../util/errors';
+
+/**
+ * The start half: open the exec fifo for reading, which lets the blocked child finish its
+ * open, write its byte and exec. Opening non-blocking and polling keeps a dead container
+ * from hanging `start` forever (a blocking open would wait for a writer that never comes).
+ */
+export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
+  const c = await loadContainer(ctx, id);
+  if (c.status !== 'created') throw failedPrecondition(`cannot start a container that is ${c.status}: ${id}`);
+  const fifo = ctx.store.execFifo(id);
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    const shared = new Int32Array(new SharedArrayBuffer(4));
+    for (let spins = 0; ; spins++) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if (errnoCode(err) !== 'EAGAIN') throw err;
+      }
+      if (n === 1) break;
+      if ((await pidStartTime(c.state.pid)) !== c.state.pidStartTime) throw new BerthError('ERR_INIT', `container ${id} exited before it could start`);
+      // The child is usually already blocked in open(): the byte comes within microseconds.
+      Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(fifo);
+  const running = JSON.stringify(toOciState(c.state, 'running'));
+  // poststart failures are logged, not fatal: the process is already running (spec).
+  await runHooks('poststart', c.state.hooks?.poststart, running).catch((e: Error) => ctx.warn(e.message));
+}
