@@ -269,6 +269,12 @@ function validateResources(r: Json): void {
     if (typeof pids.limit !== 'number' || !Number.isInteger(pids.limit)) throw invalidConfig('linux.resources.pids.limit must be an integer');
   }
   numbers(r.blockIO, 'linux.resources.blockIO', ['weight', 'leafWeight']);
+  if (r.blockIO !== undefined) {
+    const bio = r.blockIO as Json;
+    for (const k of ['weight', 'leafWeight']) {
+      if (bio[k] !== undefined && ((bio[k] as number) < 10 || (bio[k] as number) > 1000)) throw invalidConfig(`linux.resources.blockIO.${k} must be from 10 to 1000, got ${bio[k]}`);
+    }
+  }
   if (r.devices !== undefined) {
     if (!Array.isArray(r.devices)) throw invalidConfig('linux.resources.devices must be an array');
     r.devices.forEach((d, i) => {
