@@ -2,6 +2,8 @@
 // Entry point of the bundled bin/berth-runtime.
 import { main } from './main';
 
+// Until main settles, a drained event loop (a promise nobody resolves) must not look like success.
+process.exitCode = 1;
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

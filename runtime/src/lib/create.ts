@@ -8,6 +8,7 @@ import { readHostFacts } from '../plan/host-facts';
 import { detectLayout, openCgroup } from '../cgroups';
 import type { CgroupLayout, CgroupManager } from '../cgroups/types';
 import { runHooks } from '../hooks/run';
+import { withDefaultDevices } from '../plan/device-rules';
 import { InitProcess, type InitSpawnOptions } from './init-process';
 import { writeFileAtomic } from '../util/atomic';
 import { BerthError } from '../util/errors';
@@ -64,7 +65,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     // The child waits for "go": this is the window to put it in its cgroup (before it can
     // fork), map its users, and run the hooks that must see the namespaces but no process.
     await cgroup.create();
-    await cgroup.apply(spec.linux?.resources ?? {});
+    await cgroup.apply(withDefaultDevices(spec.linux?.resources, spec.linux?.devices));
     await cgroup.addProcess(pid);
     await writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
     const state: StoredState = {
@@ -100,15 +101,20 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
 async function undoCreate(ctx: RuntimeContext, pid: number, cgroup: CgroupManager | undefined, stateDir: string, init: InitProcess | undefined): Promise<void> {
   if (pid > 0) {
+    const started = await pidStartTime(pid);
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       /* already gone */
     }
+    // Its cgroup cannot be removed until it has left, and a caller checking for leaks
+    // right after a failed create must not see it.
+    for (let i = 0; i < 500 && started !== undefined && (await pidStartTime(pid)) === started; i++) await new Promise((r) => setTimeout(r, 2));
   }
   if (init) {
+    // Keep stage0 referenced until it is reaped: an unref'd child would let Node exit here.
     init.stage0.kill('SIGKILL');
-    init.release();
+    init.closeSync();
     await init.exited;
   }
   if (cgroup) await cgroup.destroy().catch((e: Error) => ctx.warn(`cleanup: ${e.message}`));

@@ -115,9 +115,13 @@ export class InitProcess {
     this.sync.write(encodeLine(fields));
   }
 
-  /** Lets go of the socket so this process can exit while the container lives on. */
-  release(): void {
+  closeSync(): void {
     this.sync.destroy();
+  }
+
+  /** Lets go of the socket and stage0 so this process can exit while the container lives on. */
+  release(): void {
+    this.closeSync();
     this.stage0.unref();
   }
 }
