@@ -54,3 +54,11 @@ describe('container ids', () => {
     expect(validateId(id)).toBe(id);
   });
 });
+
+describe('namespaces the runtime insists on', () => {
+  it('requires a mount namespace', () => {
+    const s = base();
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount');
+    expect(() => validateSpec(s)).toThrow('linux.namespaces: a mount namespace is required');
+  });
+});

@@ -11,7 +11,7 @@ import { runHooks } from '../hooks/run';
 import { withDefaultDevices } from '../plan/device-rules';
 import { InitProcess, type InitSpawnOptions } from './init-process';
 import { writeFileAtomic } from '../util/atomic';
-import { BerthError } from '../util/errors';
+import { BerthError, invalidArgument } from '../util/errors';
 
 export interface CreateOptions extends InitSpawnOptions {
   id: string;
@@ -42,6 +42,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   try {
     const bundle = await loadBundle(opts.bundle);
     const { spec } = bundle;
+    if (spec.process?.terminal && !opts.consoleSocket) {
+      // runc's rule: the pty master has to go somewhere; attaching to our own terminal is issue #3.
+      throw invalidArgument('process.terminal is true: a --console-socket is required to receive the pty');
+    }
     const [facts, layout] = await Promise.all([readHostFacts(), detectLayout(ctx.host)]);
     cgroup = await openCgroup(ctx.host, layout, spec.linux?.cgroupsPath, opts.id);
     const execFifo = ctx.store.execFifo(opts.id);

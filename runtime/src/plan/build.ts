@@ -53,7 +53,6 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (opts.wait) records.push(['wait']);
 
   const namespaces = linux.namespaces ?? [];
-  const hasNewNs = (t: NamespaceType) => namespaces.some((n) => n.type === t && !n.path);
   const userNs = namespaces.some((n) => n.type === 'user');
   for (const ns of namespaces) records.push(['ns', NS_PLAN_NAMES[ns.type], ns.path ?? '']);
   for (const [clock, off] of Object.entries(linux.timeOffsets ?? {})) {
@@ -148,7 +147,6 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   if (opts.execFifo) records.push(['exec-fifo', opts.execFifo]);
   if (opts.preserveFds) records.push(['preserve-fds', opts.preserveFds]);
-  if (!hasNewNs('mount')) warnings.push('linux.namespaces: no new mount namespace; the rootfs mounts are made in the caller\'s namespace');
   return { records, warnings };
 }
 

@@ -199,6 +199,9 @@ function validateLinux(linux: Json, namespaces: Map<NamespaceType, string | unde
       for (const f of ['containerID', 'hostID', 'size']) expectUint(o[f], `linux.${key}[${i}].${f}`);
     });
   }
+  // pivot_root, masked and read-only paths all act on the mount namespace they run in:
+  // without a private one they would act on the caller's.
+  if (!namespaces.has('mount')) throw invalidConfig('linux.namespaces: a mount namespace is required (berth will not change the caller\'s mounts)');
   if (newNs('user') && (!Array.isArray(linux.uidMappings) || !Array.isArray(linux.gidMappings) || linux.uidMappings.length === 0 || linux.gidMappings.length === 0)) {
     throw invalidConfig('linux.uidMappings and linux.gidMappings are required with a new user namespace');
   }

@@ -1,0 +1,11 @@
+/* Per-container kernel settings: hostname, sysctls, oom score, rlimits, umask. */
+#ifndef BERTH_SETTINGS_H
+#define BERTH_SETTINGS_H
+
+#include "plan.h"
+
+int settings_names(const struct plan *p);    /* hostname, domainname */
+int settings_sysctls(const struct plan *p);
+int settings_process(const struct plan *p);  /* oom-score-adj, rlimits, umask */
+
+#endif
