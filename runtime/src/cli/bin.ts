@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Entry point of the bundled bin/berth-runtime.
 import { main } from './main';
+import { mark } from '../util/timing';
+
+mark('node started, script loaded');
 
 // Until main settles, a drained event loop (a promise nobody resolves) must not look like success.
 process.exitCode = 1;

@@ -3,6 +3,7 @@ import { COMMANDS } from './commands';
 import { cliLog, log } from './log';
 import { runtimeContext, DEFAULT_ROOT } from '../lib/context';
 import { invalidArgument } from '../util/errors';
+import { syncHost } from '../host/sync-host';
 
 // berth-runtime: runc's command line over the runtime library.
 
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!load) throw invalidArgument(`no such command: ${name}`);
     const command = load();
     const parsed = parseArgs(rest, command.flags);
-    const ctx = runtimeContext((global.flags.root as string | undefined) ?? DEFAULT_ROOT, (m) => log('warning', m), (m) => log('debug', m));
+    const ctx = runtimeContext((global.flags.root as string | undefined) ?? DEFAULT_ROOT, (m) => log('warning', m), (m) => log('debug', m), syncHost);
     return await command.run(ctx, parsed.flags, parsed.args);
   } catch (err) {
     log('error', err instanceof Error ? err.message : String(err));

@@ -4,6 +4,7 @@ import { oneId } from './util';
 import { createContainer } from '../lib/create';
 import { startContainer } from '../lib/start';
 import { deleteContainer } from '../lib/delete';
+import { mark } from '../util/timing';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -37,6 +38,7 @@ const command: Command = {
       throw err;
     }
     const status = await init.exited;
+    mark(`container exited with ${status}`);
     for (const s of FORWARDED) process.off(s, forward);
     if (!flags.keep) await deleteContainer(ctx, id, true);
     return status;

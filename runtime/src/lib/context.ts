@@ -10,8 +10,8 @@ export interface RuntimeContext {
   debug: (msg: string) => void;
 }
 
-export function runtimeContext(root: string, warn: (m: string) => void = () => undefined, debug: (m: string) => void = () => undefined): RuntimeContext {
-  return { store: new StateStore(root), host: realHost, warn, debug };
+export function runtimeContext(root: string, warn: (m: string) => void = () => undefined, debug: (m: string) => void = () => undefined, host: Host = realHost): RuntimeContext {
+  return { store: new StateStore(root), host, warn, debug };
 }
 
 export const DEFAULT_ROOT = '/run/berth/runtime';

@@ -9,6 +9,7 @@ import { detectLayout, openCgroup } from '../cgroups';
 import type { CgroupLayout, CgroupManager } from '../cgroups/types';
 import { runHooks } from '../hooks/run';
 import { withDefaultDevices } from '../plan/device-rules';
+import { mark } from '../util/timing';
 import { InitProcess, type InitSpawnOptions } from './init-process';
 import { writeFileAtomic } from '../util/atomic';
 import { BerthError, invalidArgument } from '../util/errors';
@@ -40,13 +41,13 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   let pid = 0;
   let init: InitProcess | undefined;
   try {
-    const bundle = await loadBundle(opts.bundle);
+    const bundle = await loadBundle(ctx.host, opts.bundle);
     const { spec } = bundle;
     if (spec.process?.terminal && !opts.consoleSocket) {
       // runc's rule: the pty master has to go somewhere; attaching to our own terminal is issue #3.
       throw invalidArgument('process.terminal is true: a --console-socket is required to receive the pty');
     }
-    const [facts, layout] = await Promise.all([readHostFacts(), detectLayout(ctx.host)]);
+    const [facts, layout] = await Promise.all([readHostFacts(ctx.host), detectLayout(ctx.host)]);
     cgroup = await openCgroup(ctx.host, layout, spec.linux?.cgroupsPath, opts.id);
     const execFifo = ctx.store.execFifo(opts.id);
     const plan = buildPlan(spec, {
@@ -63,14 +64,17 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     plan.warnings.forEach(ctx.warn);
     ctx.debug(`init plan:\n${encodePlan(plan)}`);
 
+    mark('bundle validated, plan built');
     init = InitProcess.spawn(encodePlan(plan), opts);
     pid = Number((await init.expect('pid'))[1]);
+    mark('berth-init cloned the container process');
 
     // The child waits for "go": this is the window to put it in its cgroup (before it can
     // fork), map its users, and run the hooks that must see the namespaces but no process.
     await cgroup.create();
     await cgroup.apply(withDefaultDevices(spec.linux?.resources, spec.linux?.devices));
     await cgroup.addProcess(pid);
+    mark('cgroup created, resources applied, process joined');
     await writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
     const state: StoredState = {
       ociVersion: spec.ociVersion,
@@ -93,6 +97,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     await runHooks('createRuntime', spec.hooks?.createRuntime, creating);
     init.send(['go', JSON.stringify(toOciState(state, 'created'))]);
     await init.expect('ready');
+    mark('container set up, waiting on the exec fifo');
 
     await ctx.store.write(state);
     if (opts.pidFile) await writeFileAtomic(opts.pidFile, String(pid), 0o644);

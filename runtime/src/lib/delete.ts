@@ -2,6 +2,7 @@ import type { RuntimeContext } from './context';
 import { loadContainer } from './load';
 import { toOciState, pidStartTime } from '../state/state';
 import { runHooks } from '../hooks/run';
+import { mark } from '../util/timing';
 import { failedPrecondition, errnoCode } from '../util/errors';
 
 /**
@@ -25,6 +26,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     await waitGone(c.state.pid, c.state.pidStartTime);
   }
   await c.cgroup.destroy();
+  mark('cgroup removed');
   await ctx.store.remove(id);
   const stopped = JSON.stringify(toOciState(c.state, 'stopped'));
   // poststop failures are logged, not fatal (spec).

@@ -3,6 +3,7 @@ import type { RuntimeContext } from './context';
 import { loadContainer } from './load';
 import { toOciState, pidStartTime } from '../state/state';
 import { runHooks } from '../hooks/run';
+import { mark } from '../util/timing';
 import { failedPrecondition, errnoCode, BerthError } from '../util/errors';
 
 /**
@@ -34,6 +35,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     closeSync(fd);
   }
   unlinkSync(fifo);
+  mark('started (exec fifo opened)');
   const running = JSON.stringify(toOciState(c.state, 'running'));
   // poststart failures are logged, not fatal: the process is already running (spec).
   await runHooks('poststart', c.state.hooks?.poststart, running).catch((e: Error) => ctx.warn(e.message));

@@ -1,6 +1,6 @@
-import { promises as fs } from 'fs';
 import { CAP_SYS_RESOURCE, maskHas } from './capabilities';
 import { parseProcLimits } from './rlimits';
+import type { Host } from '../host/host';
 
 /** What the plan needs to know about the runtime's own process to clamp instead of failing. */
 export interface HostFacts {
@@ -11,11 +11,11 @@ export interface HostFacts {
   ownOomScoreAdj: number;
 }
 
-export async function readHostFacts(): Promise<HostFacts> {
+export async function readHostFacts(host: Host): Promise<HostFacts> {
   const [status, limits, oom] = await Promise.all([
-    fs.readFile('/proc/self/status', 'utf8'),
-    fs.readFile('/proc/self/limits', 'utf8'),
-    fs.readFile('/proc/self/oom_score_adj', 'utf8'),
+    host.readFile('/proc/self/status'),
+    host.readFile('/proc/self/limits'),
+    host.readFile('/proc/self/oom_score_adj'),
   ]);
   const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
   return { hasSysResource: maskHas(capEff, CAP_SYS_RESOURCE), hardLimits: parseProcLimits(limits), ownOomScoreAdj: Number(oom.trim()) };

@@ -1,8 +1,8 @@
-import { promises as fs } from 'fs';
 import { join, resolve, isAbsolute } from 'path';
 import type { Spec } from './types';
 import { validateSpec } from './validate';
 import { invalidConfig, notFound, errnoCode } from '../util/errors';
+import type { Host } from '../host/host';
 
 export interface Bundle {
   /** Absolute bundle directory. */
@@ -13,12 +13,12 @@ export interface Bundle {
 }
 
 /** Reads and validates `<bundle>/config.json`; checks the rootfs exists. */
-export async function loadBundle(bundleDir: string): Promise<Bundle> {
+export async function loadBundle(host: Host, bundleDir: string): Promise<Bundle> {
   const dir = resolve(bundleDir);
   const configPath = join(dir, 'config.json');
   let text: string;
   try {
-    text = await fs.readFile(configPath, 'utf8');
+    text = await host.readFile(configPath);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') throw notFound(`bundle ${dir}: config.json not found`);
     throw err;
@@ -32,8 +32,8 @@ export async function loadBundle(bundleDir: string): Promise<Bundle> {
   const spec = validateSpec(raw);
   const rootPath = spec.root!.path;
   const rootfs = isAbsolute(rootPath) ? rootPath : join(dir, rootPath);
-  const st = await fs.stat(rootfs).catch(() => undefined);
-  if (!st) throw invalidConfig(`root.path: rootfs ${rootfs} does not exist`);
-  if (!st.isDirectory()) throw invalidConfig(`root.path: rootfs ${rootfs} is not a directory`);
+  if (!(await host.isDirectory(rootfs))) {
+    throw invalidConfig(`root.path: rootfs ${rootfs} ${(await host.exists(rootfs)) ? 'is not a directory' : 'does not exist'}`);
+  }
   return { dir, spec, rootfs };
 }
