@@ -71,6 +71,25 @@ try {
     console.log(`  ${r.name.padEnd(14)} ${m.toFixed(1).padStart(7)} ms${r.name === 'berth-runtime' ? '' : `   berth/${r.name} = ${(b / m).toFixed(2)}`}`);
   }
   console.log(`  ${'node -e 0'.padEnd(14)} ${median(nodeOnly).toFixed(1).padStart(7)} ms   (Node.js start-up alone, the floor of any Node CLI)`);
+
+  // Where berth's time goes: BERTH_TIMING=1 marks when each phase ended; medians of each.
+  const phases = new Map();
+  for (let i = 0; i < Math.min(ROUNDS, 15); i++) {
+    const res = spawnSync(berth, ['--root', path.join(dir, 'root-timing'), 'run', '--bundle', path.join(dir, 'bundle'), `timing-${i}`], {
+      env: { ...process.env, BERTH_TIMING: '1' }, encoding: 'utf8',
+    });
+    for (const m of res.stderr.matchAll(/^berth-timing\s+([\d.]+) ms  (.*)$/gm)) {
+      if (!phases.has(m[2])) phases.set(m[2], []);
+      phases.get(m[2]).push(Number(m[1]));
+    }
+  }
+  console.log('\nberth-runtime run, phase ends (ms after process start, median) and each phase\'s share:');
+  let prev = 0;
+  for (const [phase, at] of phases) {
+    const t = median(at);
+    console.log(`  ${t.toFixed(1).padStart(7)} ms  +${(t - prev).toFixed(1).padStart(5)}  ${phase}`);
+    prev = t;
+  }
 } finally {
   spawnSync('umount', [controllers], { stdio: 'ignore' });
   fs.rmSync(dir, { recursive: true, force: true });

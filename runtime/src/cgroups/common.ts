@@ -310,3 +310,16 @@ export async function pollUntil(sleep: Sleep, step: () => Promise<void>, check: 
   }
   return false;
 }
+
+/**
+ * A concurrent destroy of another container may remove the shared parent between our mkdir
+ * and the next step (ENOENT); one more go recreates it.
+ */
+export async function retryIfParentVanished(create: () => Promise<void>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (err instanceof CgroupError && err.errno === 'ENOENT') await create();
+    else throw err;
+  }
+}

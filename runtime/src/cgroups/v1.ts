@@ -17,6 +17,7 @@ import {
   pollUntil,
   readFlatKeyed,
   readNumber,
+  retryIfParentVanished,
   uniqueValues,
   writeUnified,
 } from './common';
@@ -63,14 +64,7 @@ export class V1Cgroup implements CgroupManager {
   }
 
   async create(): Promise<void> {
-    try {
-      await this.createOnce();
-    } catch (err) {
-      // A concurrent destroy of another container may remove the shared parent between our
-      // mkdir and the next step; one more go recreates it.
-      if (err instanceof CgroupError && err.errno === 'ENOENT') await this.createOnce();
-      else throw err;
-    }
+    await retryIfParentVanished(() => this.createOnce());
   }
 
   private async createOnce(): Promise<void> {

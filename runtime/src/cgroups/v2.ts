@@ -13,6 +13,7 @@ import {
   pollUntil,
   readFlatKeyed,
   readNumber,
+  retryIfParentVanished,
   writeUnified,
 } from './common';
 import { CgroupError, cgMkdirp, cgReadOptional, cgWrite, realSleep, type Sleep } from './errors';
@@ -91,13 +92,7 @@ export class V2Cgroup implements CgroupManager {
   }
 
   async create(): Promise<void> {
-    try {
-      await this.createOnce();
-    } catch (err) {
-      // A concurrent destroy may remove the shared parent between our mkdir and enabling controllers.
-      if (err instanceof CgroupError && err.errno === 'ENOENT') await this.createOnce();
-      else throw err;
-    }
+    await retryIfParentVanished(() => this.createOnce());
   }
 
   private async createOnce(): Promise<void> {
