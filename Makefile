@@ -44,6 +44,7 @@ test: deps build unit e2e
 
 unit: npm-deps
 	$(NODE_BIN)/tsc -p runtime --noEmit
+	$(NODE_BIN)/tsc -p e2e --noEmit
 	cd runtime && ../$(NODE_BIN)/jest --ci
 
 e2e: build

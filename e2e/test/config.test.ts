@@ -267,7 +267,7 @@ describe('file descriptors', () => {
       const bundle = sb.bundle();
       const child = spawn(RUNTIME, ['--root', sb.root, 'run', '--preserve-fds', '2', '--bundle', bundle, sb.id()], { stdio: ['ignore', 'pipe', 'pipe', a, b] });
       let out = '';
-      child.stdout.on('data', (d) => (out += d));
+      child.stdout!.on('data', (d) => (out += d));
       const code = await new Promise((r) => child.on('close', r));
       expect(code).toBe(0);
       expect(probeOutput(out).fds).toEqual([0, 1, 2, 3, 4]);

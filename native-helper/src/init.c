@@ -85,6 +85,10 @@ static int step_ready(struct plan *p)
 		return fail(errno, "write exec fifo \"%s\"", p->exec_fifo);
 	close(p->fifo_fd);
 	p->fifo_fd = -1;
+	/* Keep the write end open (it is close-on-exec) until execve: `start` reads on to EOF,
+	 * so its poststart hooks run only after the startContainer hooks and the exec of the
+	 * user's program (or our death), as the OCI spec requires. */
+	(void)take_fd(&fd);
 	return 0;
 }
 

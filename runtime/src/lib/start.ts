@@ -31,6 +31,18 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
       // The child is usually already blocked in open(): the byte comes within microseconds.
       Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
     }
+    // berth-init keeps its end open (close-on-exec) through the startContainer hooks until
+    // execve: EOF means the user's program runs (or the child died), so poststart comes after.
+    for (let spins = 0; ; spins++) {
+      let n = -1;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (err) {
+        if (errnoCode(err) !== 'EAGAIN') throw err;
+      }
+      if (n === 0 || (await pidStartTime(c.state.pid)) !== c.state.pidStartTime) break;
+      Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
+    }
   } finally {
     closeSync(fd);
   }
