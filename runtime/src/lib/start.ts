@@ -4,6 +4,7 @@ import { loadContainer } from './load';
 import { toOciState, pidStartTime } from '../state/state';
 import { runHooks } from '../hooks/run';
 import { mark } from '../util/timing';
+import { awaitExecByte, awaitExec } from './exec-fifo';
 import { failedPrecondition, errnoCode, BerthError } from '../util/errors';
 
 /**
@@ -19,30 +20,19 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   try {
     const buf = Buffer.alloc(1);
     const shared = new Int32Array(new SharedArrayBuffer(4));
-    for (let spins = 0; ; spins++) {
-      let n = 0;
+    // 1: the byte; 0: EOF (no writer has it open); -1: a writer has it open, no data yet.
+    const readOne = (): number => {
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null);
       } catch (err) {
         if (errnoCode(err) !== 'EAGAIN') throw err;
+        return -1;
       }
-      if (n === 1) break;
-      if ((await pidStartTime(c.state.pid)) !== c.state.pidStartTime) throw new BerthError('ERR_INIT', `container ${id} exited before it could start`);
-      // The child is usually already blocked in open(): the byte comes within microseconds.
-      Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
-    }
-    // berth-init keeps its end open (close-on-exec) through the startContainer hooks until
-    // execve: EOF means the user's program runs (or the child died), so poststart comes after.
-    for (let spins = 0; ; spins++) {
-      let n = -1;
-      try {
-        n = readSync(fd, buf, 0, 1, null);
-      } catch (err) {
-        if (errnoCode(err) !== 'EAGAIN') throw err;
-      }
-      if (n === 0 || (await pidStartTime(c.state.pid)) !== c.state.pidStartTime) break;
-      Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
-    }
+    };
+    const alive = async () => (await pidStartTime(c.state.pid)) === c.state.pidStartTime;
+    const pause = (spins: number) => Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
+    if (!(await awaitExecByte(readOne, alive, pause))) throw new BerthError('ERR_INIT', `container ${id} exited before it could start`);
+    await awaitExec(readOne, alive, pause);
   } finally {
     closeSync(fd);
   }
