@@ -46,16 +46,6 @@ function readLog(path: string): Entry[] {
   });
 }
 
-async function waitStatus(id: string, status: string): Promise<void> {
-  let last = '';
-  for (let i = 0; i < 250; i++) {
-    const r = await sb.run(['state', id]);
-    last = r.code === 0 ? JSON.parse(r.stdout).status : r.stderr;
-    if (last === status) return;
-    await sleep(20);
-  }
-  throw new Error(`container ${id} is ${last}, expected ${status}`);
-}
 
 /** Nothing of a container that failed to be created may remain. */
 async function expectNothingLeft(id: string, before: ReturnType<typeof leakSnapshot>): Promise<void> {
@@ -104,7 +94,7 @@ describe('hooks', () => {
     expect(readLog(log).map((e) => e.kind)).toEqual(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart']);
 
     expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     expect(readLog(log)).toHaveLength(5); // kill runs no hook
     expect(await sb.run(['delete', id])).toMatchObject({ code: 0, stderr: '' });
 
@@ -194,7 +184,7 @@ describe('hooks', () => {
       s.hooks = { poststop: [{ path: failing, env: ENV }] };
     });
     expect((await sb.run(['run', '-d', '--bundle', bundle, id])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     const r = await sb.run(['delete', id]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(`poststop hook #0 (${failing}): exit status 6`);

@@ -13,16 +13,6 @@ const openFds = () => readdirSync('/proc/self/fd').length;
 /** Every "berth" directory right below a hierarchy root: the shared default parent included. */
 const berthCgroupDirs = () => readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}/berth`).filter((d) => existsSync(d));
 
-async function waitStatus(id: string, status: string): Promise<void> {
-  let last = '';
-  for (let i = 0; i < 250; i++) {
-    const r = await sb.run(['state', id]);
-    last = r.code === 0 ? JSON.parse(r.stdout).status : r.stderr;
-    if (last === status) return;
-    await sleep(20);
-  }
-  throw new Error(`container ${id} is ${last}, expected ${status}`);
-}
 
 describe('leaks', () => {
   it('leaves nothing after 50 runs and 10 detached run/kill/delete cycles', async () => {
@@ -48,7 +38,7 @@ describe('leaks', () => {
       expect(await sb.run(['run', '-d', '--bundle', sleeper, id])).toMatchObject({ code: 0, stderr: '' });
       expect(JSON.parse((await sb.run(['state', id])).stdout).status).toBe('running');
       expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
-      await waitStatus(id, 'stopped');
+      await sb.waitStatus(id, 'stopped');
       expect(await sb.run(['delete', id])).toMatchObject({ code: 0, stderr: '' });
     }
     const tDetached = Date.now() - t1;

@@ -45,7 +45,7 @@ describe('create / start / state / delete', () => {
     expect(refused.stderr).toBe(`berth-runtime: cannot delete container ${id} that is not stopped: running\n`);
 
     expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     const stopped = JSON.parse((await sb.run(['state', id])).stdout);
     expect(stopped.pid).toBe(0);
     expect((await sb.run(['delete', id])).code).toBe(0);
@@ -59,7 +59,7 @@ describe('create / start / state / delete', () => {
     const id = sb.id();
     expect((await sb.run(['create', '--bundle', sb.bundle(sh('sleep 30')), id])).code).toBe(0);
     expect((await sb.run(['kill', id, '9'])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     expect((await sb.run(['delete', id])).code).toBe(0);
   });
 
@@ -101,7 +101,7 @@ describe('run', () => {
     // The init of a pid namespace ignores SIGKILL sent from inside it: kill it from outside.
     const id = sb.id();
     const running = sb.run(['run', '--bundle', sb.bundle(sh('echo up; sleep 30')), id]);
-    await waitStatus(id, 'running');
+    await sb.waitStatus(id, 'running');
     expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
     expect((await running).code).toBe(137);
   });
@@ -137,7 +137,7 @@ describe('kill', () => {
     const id = sb.id();
     await sb.run(['run', '-d', '--bundle', sb.bundle(sh('trap "exit 0" TERM; while :; do sleep 0.05; done')), id]);
     expect((await sb.run(['kill', id, sig])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
   });
 
   it('defaults to SIGTERM and kills every process with --all', async () => {
@@ -145,7 +145,7 @@ describe('kill', () => {
     await sb.run(['run', '-d', '--bundle', sb.bundle(sh('sleep 30 & sleep 30 & wait')), id]);
     await sleep(200);
     expect((await sb.run(['kill', '--all', id])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
   });
 
   it('rejects an unknown signal and a stopped container', async () => {
@@ -153,18 +153,8 @@ describe('kill', () => {
     await sb.run(['run', '-d', '--bundle', sb.bundle(sh('sleep 30')), id]);
     expect((await sb.run(['kill', id, 'NOPE'])).stderr).toMatch(/unknown signal: NOPE/);
     await sb.run(['kill', id, 'KILL']);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     expect((await sb.run(['kill', id])).stderr).toMatch(`container ${id} is not running`);
   });
 });
 
-async function waitStatus(id: string, status: string): Promise<void> {
-  let last = '';
-  for (let i = 0; i < 250; i++) {
-    const r = await sb.run(['state', id]);
-    last = r.code === 0 ? JSON.parse(r.stdout).status : r.stderr;
-    if (last === status) return;
-    await sleep(20);
-  }
-  throw new Error(`container ${id} is ${last}, expected ${status}`);
-}

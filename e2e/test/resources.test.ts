@@ -48,16 +48,6 @@ function ownCgroups(): Map<string, string> {
 
 const read = (path: string) => readFileSync(path, 'utf8').trim();
 
-async function waitStatus(id: string, status: string): Promise<void> {
-  let last = '';
-  for (let i = 0; i < 250; i++) {
-    const r = await sb.run(['state', id]);
-    last = r.code === 0 ? JSON.parse(r.stdout).status : r.stderr;
-    if (last === status) return;
-    await sleep(20);
-  }
-  throw new Error(`container ${id} is ${last}, expected ${status}`);
-}
 
 async function waitFile(path: string): Promise<string> {
   for (let i = 0; i < 250 && !existsSync(path); i++) await sleep(20);
@@ -168,7 +158,7 @@ describe('cgroup files', () => {
     for (const l of cgroupLines) expect(l).toMatch(/^\d+:[^:]*:\/$/);
 
     expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     expect((await sb.run(['delete', id])).code).toBe(0);
   });
 });
@@ -189,7 +179,7 @@ describe('cgroupsPath', () => {
         expect(existsSync(`${mp}/berth/${id}`)).toBe(false);
       }
       expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
-      await waitStatus(id, 'stopped');
+      await sb.waitStatus(id, 'stopped');
       expect((await sb.run(['delete', id])).code).toBe(0);
       for (const mp of mountPoints()) {
         expect(existsSync(`${mp}/${parent}/x`)).toBe(false);
@@ -225,7 +215,7 @@ describe('cgroupsPath', () => {
         expect(procCgroup).toContain(key === '' ? `0::${want}\n` : `:${key}:${want}\n`);
       }
       expect((await sb.run(['kill', id, 'KILL'])).code).toBe(0);
-      await waitStatus(id, 'stopped');
+      await sb.waitStatus(id, 'stopped');
       expect((await sb.run(['delete', id])).code).toBe(0);
       for (const d of expected) expect(existsSync(d)).toBe(false);
       for (const d of expected) expect(existsSync(posix.dirname(d))).toBe(true); // our own cgroup, untouched
@@ -239,7 +229,7 @@ describe('delete and kill after exit', () => {
   it('refuses to kill a stopped container; delete removes its cgroups and its state dir', async () => {
     const id = sb.id();
     expect((await sb.run(['run', '-d', '--bundle', sb.bundle(sh('exit 0')), id])).code).toBe(0);
-    await waitStatus(id, 'stopped');
+    await sb.waitStatus(id, 'stopped');
     const dirs = mountPoints().map((mp) => `${mp}/berth/${id}`);
     for (const d of dirs) expect(existsSync(d)).toBe(true); // stopped, not yet deleted: still there
     expect(existsSync(join(sb.root, id, 'state.json'))).toBe(true);

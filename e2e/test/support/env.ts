@@ -64,6 +64,18 @@ export class Sandbox {
     return runtime(['--root', this.root, ...args], opts);
   }
 
+  /** Polls `state` until the container reaches `status` (5 s at most). */
+  async waitStatus(id: string, status: string): Promise<void> {
+    let last = '';
+    for (let i = 0; i < 250; i++) {
+      const r = await this.run(['state', id]);
+      last = r.code === 0 ? JSON.parse(r.stdout).status : r.stderr;
+      if (last === status) return;
+      await sleep(20);
+    }
+    throw new Error(`container ${id} is ${last}, expected ${status}`);
+  }
+
   cleanup(): void {
     // Any container a failed test left: kill and delete it, so one failure does not leak.
     const list = runtimeSync(['--root', this.root, 'list', '-q']);
