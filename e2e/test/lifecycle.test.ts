@@ -158,3 +158,22 @@ describe('kill', () => {
   });
 });
 
+describe('--log', () => {
+  // containerd passes --log FILE --log-format json and reads the last error from the file.
+  it('writes errors to the log file in runc\'s JSON shape', async () => {
+    const log = join(sb.dir, 'runtime.log');
+    const r = await sb.run(['--log', log, '--log-format', 'json', 'state', 'nope']);
+    expect(r.code).toBe(1);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'error', msg: 'container nope does not exist' });
+    expect(new Date(lines[0].time).getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+  it('writes logrus-style text lines by default, and rejects an unknown format', async () => {
+    const log = join(sb.dir, 'text.log');
+    await sb.run(['--log', log, 'kill', 'nope']);
+    expect(readFileSync(log, 'utf8')).toMatch(/^time="[^"]+" level=error msg="container nope does not exist"\n$/);
+    expect((await sb.run(['--log-format', 'xml', 'list'])).stderr).toMatch(/invalid log-format: xml/);
+  });
+});
+
