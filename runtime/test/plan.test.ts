@@ -173,4 +173,37 @@ describe('init plan', () => {
     spec.linux!.rootfsPropagation = 'private';
     expect(named(spec, 'rootfs-propagation')).toEqual([['rootfs-propagation', MS.PRIVATE | MS.REC]]);
   });
+  it('leaves the console socket out when there is none: stage0 relays the pty in the foreground', () => {
+    const spec = defaultSpec();
+    spec.process!.consoleSize = { height: 40, width: 120 };
+    const r = records(spec, opts({ wait: true }));
+    expect(r).toContainEqual(['terminal']);
+    expect(r).toContainEqual(['console-size', 40, 120]);
+    expect(r.some((x) => x[0] === 'console-socket')).toBe(false);
+  });
+
+  it('writes the personality domain as its personality(2) value', () => {
+    const spec = defaultSpec();
+    expect(named(spec, 'personality')).toEqual([]);
+    spec.linux!.personality = { domain: 'LINUX32' };
+    expect(named(spec, 'personality')).toEqual([['personality', 8]]);
+    spec.linux!.personality = { domain: 'LINUX', flags: [] };
+    expect(named(spec, 'personality')).toEqual([['personality', 0]]);
+  });
+
+  it('refuses an unknown personality domain and any personality flag, naming the field', () => {
+    const spec = defaultSpec();
+    spec.linux!.personality = { domain: 'SVR4' };
+    expect(() => records(spec)).toThrow(/linux\.personality\.domain: unknown domain "SVR4"/);
+    spec.linux!.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] };
+    expect(() => records(spec)).toThrow(/linux\.personality\.flags: no flags are supported/);
+    spec.linux!.personality = {} as never;
+    expect(() => records(spec)).toThrow(/linux\.personality\.domain must be a string/);
+  });
+
+  it('refuses a bad seccomp profile before anything runs, naming the field', () => {
+    const spec = defaultSpec();
+    spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_EXPLODE' }] };
+    expect(() => records(spec)).toThrow(/linux\.seccomp\.syscalls\[0\]\.action: unknown action/);
+  });
 });

@@ -7,6 +7,7 @@ import { resolveCgroupPaths } from './path';
 import type { CgroupLayout, CgroupManager, CgroupOptions, OwnCgroups } from './types';
 import { V1Cgroup } from './v1';
 import { V2Cgroup } from './v2';
+import { RootlessCgroup } from './rootless';
 
 /**
  * The manager for a new container: resolves linux.cgroupsPath (empty → /berth/<containerId>)
@@ -17,18 +18,22 @@ export async function openCgroup(
   layout: CgroupLayout,
   cgroupsPath: string | undefined,
   containerId: string,
-  options: Omit<CgroupOptions, 'layout'> & { own?: OwnCgroups } = {},
+  options: Omit<CgroupOptions, 'layout'> & { own?: OwnCgroups; rootless?: boolean } = {},
 ): Promise<CgroupManager> {
   const paths = await resolveCgroupPaths(host, layout, cgroupsPath, containerId, options.own);
   const opts: CgroupOptions = { layout };
   if (options.sleep !== undefined) opts.sleep = options.sleep;
-  return layout.mode === 'v2' ? new V2Cgroup(host, paths, opts) : new V1Cgroup(host, paths, opts);
+  const manager = layout.mode === 'v2' ? new V2Cgroup(host, paths, opts) : new V1Cgroup(host, paths, opts);
+  return (options.rootless ?? isRootless()) ? new RootlessCgroup(manager) : manager;
 }
 
+const isRootless = () => process.geteuid?.() !== 0;
+
 /** The manager of an existing container, from the version and paths recorded in its state. */
-export function loadCgroup(host: Host, version: 1 | 2, paths: Record<string, string>, options: CgroupOptions = {}): CgroupManager {
-  if (version === 1) return new V1Cgroup(host, paths, options);
-  if (version === 2) return new V2Cgroup(host, paths, options);
+export function loadCgroup(host: Host, version: 1 | 2, paths: Record<string, string>, options: CgroupOptions & { rootless?: boolean } = {}): CgroupManager {
+  const wrap = (m: CgroupManager) => ((options.rootless ?? isRootless()) ? new RootlessCgroup(m) : m);
+  if (version === 1) return wrap(new V1Cgroup(host, paths, options));
+  if (version === 2) return wrap(new V2Cgroup(host, paths, options));
   throw new CgroupError('ERR_CGROUP_INVALID', `cgroup version ${String(version)} in the container state is neither 1 nor 2`);
 }
 
@@ -39,3 +44,5 @@ export { cgroupsPathComponents, defaultCgroupsPath, DEFAULT_PARENT, resolveCgrou
 export { deviceRuleEntry, isAllowAllRule } from './common';
 export { V1Cgroup } from './v1';
 export { V2Cgroup, blkioWeightToIoWeight, cpuMax, sharesToWeight, swapToV2 } from './v2';
+export { readContainerStats, readOomKillCount } from './stats';
+export type { ContainerStats, U64 } from './stats-types';

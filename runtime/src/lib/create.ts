@@ -12,7 +12,7 @@ import { withDefaultDevices } from '../plan/device-rules';
 import { mark } from '../util/timing';
 import { InitProcess, type InitSpawnOptions } from './init-process';
 import { writeFileAtomic } from '../util/atomic';
-import { BerthError, invalidArgument } from '../util/errors';
+import { BerthError, invalidArgument, invalidConfig } from '../util/errors';
 
 export interface CreateOptions extends InitSpawnOptions {
   id: string;
@@ -43,9 +43,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   try {
     const bundle = await loadBundle(ctx.host, opts.bundle);
     const { spec } = bundle;
-    if (spec.process?.terminal && !opts.consoleSocket) {
-      // runc's rule: the pty master has to go somewhere; attaching to our own terminal is issue #3.
-      throw invalidArgument('process.terminal is true: a --console-socket is required to receive the pty');
+    if (spec.process?.terminal && !opts.consoleSocket && !opts.foreground) {
+      // The pty master has to go somewhere: to a console socket, or, in the foreground, to
+      // stage0, which stays and relays it to our stdio. A detached container has neither.
+      throw invalidArgument('process.terminal is true: a --console-socket is required to receive the pty (or run in the foreground)');
     }
     const [facts, layout] = await Promise.all([readHostFacts(ctx.host), detectLayout(ctx.host)]);
     cgroup = await openCgroup(ctx.host, layout, spec.linux?.cgroupsPath, opts.id);
@@ -132,8 +133,20 @@ async function undoCreate(ctx: RuntimeContext, pid: number, cgroup: CgroupManage
 
 async function writeIdMaps(pid: number, uid?: { containerID: number; hostID: number; size: number }[], gid?: typeof uid): Promise<void> {
   const text = (m: NonNullable<typeof uid>) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}`).join('\n') + '\n';
-  if (uid?.length) await fs.writeFile(`/proc/${pid}/uid_map`, text(uid));
-  if (gid?.length) await fs.writeFile(`/proc/${pid}/gid_map`, text(gid));
+  const write = async (file: string, data: string, field: string) => {
+    try {
+      await fs.writeFile(`/proc/${pid}/${file}`, data);
+    } catch (err) {
+      throw invalidConfig(`${field}: write /proc/${pid}/${file}: ${(err as Error).message}`);
+    }
+  };
+  if (uid?.length) await write('uid_map', text(uid), 'linux.uidMappings');
+  if (gid?.length) {
+    // Without CAP_SETGID over the parent namespace the kernel takes a gid map only once
+    // setgroups(2) is denied in the child's namespace (a rootless container).
+    if (process.geteuid?.() !== 0) await write('setgroups', 'deny', 'linux.gidMappings');
+    await write('gid_map', text(gid), 'linux.gidMappings');
+  }
 }
 
 /** For each hierarchy the container has a directory in: the mount point it sits under. */

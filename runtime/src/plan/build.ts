@@ -1,10 +1,12 @@
 import { join } from 'path';
-import type { Spec, Mount, NamespaceType } from '../spec/types';
+import type { Spec, Mount, NamespaceType, Process, Linux } from '../spec/types';
 import type { HostFacts } from './host-facts';
 import { capabilityNumber } from './capabilities';
 import { RLIMIT_NUMBERS, RLIM_INFINITY, rlimitValue } from './rlimits';
 import { MS, PROPAGATION_OPTIONS, parseMountOptions } from './mount-options';
 import { encodeLine } from './codec';
+import { seccompRecords } from './seccomp';
+import { invalidConfig } from '../util/errors';
 
 // Turns a validated spec into the init plan of native-helper/PROTOCOL.md. Every decision is
 // made here; berth-init only executes the records in its fixed order.
@@ -97,13 +99,51 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (spec.domainname) records.push(['domainname', spec.domainname]);
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) records.push(['sysctl', k.replace(/\./g, '/'), v]);
 
+  records.push(...processRecords(proc, opts.facts, warnings));
+  records.push(...securityRecords(linux));
+  records.push(...terminalRecords(proc, opts.consoleSocket));
+  if (opts.execFifo) records.push(['exec-fifo', opts.execFifo]);
+  if (opts.preserveFds) records.push(['preserve-fds', opts.preserveFds]);
+  return { records, warnings };
+}
+
+export interface ExecPlanOptions {
+  /** The running container's namespaces to join, each by its /proc/<pid>/ns/<type> path. */
+  joins: { type: NamespaceType; path: string }[];
+  facts: HostFacts;
+  consoleSocket?: string;
+  preserveFds?: number;
+  /** Foreground exec: stage0 waits for the process and mirrors its exit status. */
+  wait?: boolean;
+}
+
+/**
+ * The plan for `exec`: a process that joins a running container. No rootfs (so no mount
+ * step), no exec fifo and no container-side hooks; the process itself is set up as init's
+ * is — limits, capabilities, user, no_new_privs, seccomp and personality of the container.
+ */
+export function buildExecPlan(spec: Spec, proc: Process, opts: ExecPlanOptions): Plan {
+  const records: PlanRecord[] = [['version', 1]];
+  const warnings: string[] = [];
+  if (opts.wait) records.push(['wait']);
+  for (const j of opts.joins) records.push(['ns', NS_PLAN_NAMES[j.type], j.path]);
+  records.push(...processRecords(proc, opts.facts, warnings));
+  records.push(...securityRecords(spec.linux ?? {}));
+  records.push(...terminalRecords(proc, opts.consoleSocket));
+  if (opts.preserveFds) records.push(['preserve-fds', opts.preserveFds]);
+  return { records, warnings };
+}
+
+/** What makes the process: limits, capabilities, user, cwd, environment and argv. */
+function processRecords(proc: Process, facts: HostFacts, warnings: string[]): PlanRecord[] {
+  const records: PlanRecord[] = [];
   // Limits: a hard limit above our own cannot be set without CAP_SYS_RESOURCE. Clamp and warn,
   // so a config written for a more privileged host still runs (containerd does the same).
   for (const r of proc.rlimits ?? []) {
     let soft = rlimitValue(r.soft);
     let hard = rlimitValue(r.hard);
-    const ours = opts.facts.hardLimits[r.type];
-    if (!opts.facts.hasSysResource && ours !== undefined && BigInt(hard) > BigInt(ours)) {
+    const ours = facts.hardLimits[r.type];
+    if (!facts.hasSysResource && ours !== undefined && BigInt(hard) > BigInt(ours)) {
       warnings.push(`process.rlimits: ${r.type} hard limit ${hard === RLIM_INFINITY ? 'unlimited' : hard} lowered to ${ours}, the runtime's own (no CAP_SYS_RESOURCE)`);
       hard = ours;
       if (BigInt(soft) > BigInt(hard)) soft = hard;
@@ -112,9 +152,9 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   if (proc.oomScoreAdj !== undefined) {
     let adj = proc.oomScoreAdj;
-    if (!opts.facts.hasSysResource && adj < opts.facts.ownOomScoreAdj) {
-      warnings.push(`process.oomScoreAdj: ${adj} raised to ${opts.facts.ownOomScoreAdj}, the runtime's own (lowering it needs CAP_SYS_RESOURCE)`);
-      adj = opts.facts.ownOomScoreAdj;
+    if (!facts.hasSysResource && adj < facts.ownOomScoreAdj) {
+      warnings.push(`process.oomScoreAdj: ${adj} raised to ${facts.ownOomScoreAdj}, the runtime's own (lowering it needs CAP_SYS_RESOURCE)`);
+      adj = facts.ownOomScoreAdj;
     }
     records.push(['oom-score-adj', adj]);
   }
@@ -139,15 +179,40 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   records.push(['cwd', proc.cwd]);
   for (const e of proc.env ?? []) records.push(['env', e]);
   for (const a of proc.args ?? []) records.push(['arg', a]);
+  return records;
+}
 
-  if (proc.terminal) {
-    records.push(['terminal']);
-    if (opts.consoleSocket) records.push(['console-socket', opts.consoleSocket]);
-    if (proc.consoleSize) records.push(['console-size', proc.consoleSize.height, proc.consoleSize.width]);
-  }
-  if (opts.execFifo) records.push(['exec-fifo', opts.execFifo]);
-  if (opts.preserveFds) records.push(['preserve-fds', opts.preserveFds]);
-  return { records, warnings };
+/** Container-wide restrictions every process of it gets, init and exec alike. */
+function securityRecords(linux: Linux): PlanRecord[] {
+  const records = seccompRecords(linux.seccomp);
+  if (linux.personality !== undefined) records.push(['personality', personality(linux.personality)]);
+  return records;
+}
+
+// personality(2) values of the domains the spec allows (PER_LINUX, PER_LINUX32).
+const PERSONALITY_DOMAINS: Record<string, number> = { LINUX: 0, LINUX32: 8 };
+
+function personality(p: unknown): number {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw invalidConfig('linux.personality must be an object');
+  const { domain, flags } = p as { domain?: unknown; flags?: unknown };
+  if (typeof domain !== 'string') throw invalidConfig('linux.personality.domain must be a string');
+  const n = PERSONALITY_DOMAINS[domain];
+  if (n === undefined) throw invalidConfig(`linux.personality.domain: unknown domain ${JSON.stringify(domain)} (LINUX or LINUX32)`);
+  // The spec defines no flags yet; accepting some would silently drop them.
+  if (flags !== undefined && (!Array.isArray(flags) || flags.length > 0)) throw invalidConfig('linux.personality.flags: no flags are supported, the list must be empty');
+  return n;
+}
+
+/**
+ * A pty for the process. With a console socket its master goes there; without one (only in
+ * the foreground, where stage0 stays) stage0 relays it to its own stdio.
+ */
+function terminalRecords(proc: Process, consoleSocket: string | undefined): PlanRecord[] {
+  if (!proc.terminal) return [];
+  const records: PlanRecord[] = [['terminal']];
+  if (consoleSocket) records.push(['console-socket', consoleSocket]);
+  if (proc.consoleSize) records.push(['console-size', proc.consoleSize.height, proc.consoleSize.width]);
+  return records;
 }
 
 function isBind(m: Mount): boolean {

@@ -63,7 +63,6 @@ function makeRootless(spec: Spec, uid: number, gid: number): void {
       if (m.destination === '/sys') return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
       // gid=5 (tty) does not exist in a one-id mapping.
       if (m.destination === '/dev/pts') return { ...m, options: m.options!.filter((o) => o !== 'gid=5') };
-      if (m.destination === '/dev/mqueue') return { destination: '/dev/mqueue', type: 'none', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] };
       return m;
     });
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'fs';
 import { join } from 'path';
-import type { Hooks } from '../spec/types';
+import type { Hooks, LinuxResources } from '../spec/types';
 import { writeFileAtomic } from '../util/atomic';
 import { alreadyExists, notFound, errnoCode } from '../util/errors';
 import { validateId } from './id';
@@ -29,6 +29,8 @@ export interface StoredState {
   hooks?: Pick<Hooks, 'poststart' | 'poststop'>;
   /** Set by `run` in the foreground, which deletes the container when it exits. */
   foreground?: boolean;
+  /** The resources as `update` last set them, so the next partial update merges onto them. */
+  resources?: LinuxResources;
 }
 
 /** The OCI state as `state` prints it (runc's field names and order). */
