@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "errors.h"
+#include "seccomp.h"
 #include "sync.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -117,6 +118,11 @@ int exec_container(const struct plan *p, const char *path)
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* With no_new_privs the filter needs no privilege, so it comes last: the fifo, the
+	 * hooks and the signal reset above are not subject to it, only execve and the
+	 * container are. Without it, it was loaded before the user switch (init.c step 8b). */
+	if (p->seccomp.present && p->no_new_privileges && seccomp_load_plan(p) < 0)
+		return -1;
 	execve(path, p->args, p->env);
 	return fail(errno, "exec \"%s\"", path);
 }

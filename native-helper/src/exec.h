@@ -10,7 +10,8 @@ char *exec_lookup(const struct plan *p);
 /* Preserved fds 4.. become 3..; everything from 3+N up is marked close-on-exec. */
 int exec_arrange_fds(const struct plan *p);
 
-/* execve; returns only on failure (-1, g_err filled). */
+/* Reset signals, load the seccomp filter when it waits for the end (no-new-privileges), execve;
+ * returns only on failure (-1, g_err filled). */
 int exec_container(const struct plan *p, const char *path);
 
 #endif

@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "mounts.h"
 #include "ns.h"
+#include "seccomp.h"
 #include "settings.h"
 #include "sync.h"
 #include "user.h"
@@ -141,6 +142,11 @@ static int run(struct plan *p, struct line_reader *r)
 		return -1;
 	/* 8. While still root: writing oom_score_adj and raising rlimits need privileges. */
 	if (settings_process(p) < 0)
+		return -1;
+	/* 8b. Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch
+	 *     and capset below may take away: load it now (runc's order). What follows runs
+	 *     under the filter. With no_new_privs it waits until just before execve. */
+	if (p->seccomp.present && !p->no_new_privileges && seccomp_load_plan(p) < 0)
 		return -1;
 	/* 9. */
 	if (step_caps_and_user(p) < 0)

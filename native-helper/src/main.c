@@ -1,5 +1,6 @@
-/* berth-init: stage0 ("berth:stage0"). Reads the plan, opens what must be opened from the
- * host, joins namespaces, clones the child and reports its pid. See PROTOCOL.md. */
+/* berth-init: stage0 ("berth:stage0"). Re-executes itself from a sealed memfd, reads the plan,
+ * opens what must be opened from the host, joins namespaces, clones the child and reports its
+ * pid; with `wait`, relays the terminal and waits. See PROTOCOL.md. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +21,16 @@
 #include "line.h"
 #include "ns.h"
 #include "plan.h"
+#include "relay.h"
+#include "selfexe.h"
 #include "sync.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
 static volatile pid_t child_pid;
+
+/* stage0's end of the terminal relay's socketpair, -1 without the relay. */
+static int relay_fd = -1;
 
 static void forward(int sig)
 {
@@ -71,10 +77,12 @@ static int open_host_side(struct plan *p)
 		return -1;
 	if (p->exec_fifo && open_exec_fifo(p) < 0)
 		return -1;
-	if (p->terminal) {
+	if (p->terminal && p->console_socket) {
 		p->console_fd = console_connect(p->console_socket);
 		if (p->console_fd < 0)
 			return -1;
+	} else if (p->terminal && relay_socketpair(&relay_fd, &p->console_fd) < 0) {
+		return -1;
 	}
 	return 0;
 }
@@ -87,12 +95,24 @@ static int wait_child(pid_t pid)
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
 		struct sigaction sa = { .sa_handler = forward, .sa_flags = SA_RESTART };
 
+		/* The relay resizes the pty instead: the kernel then signals the container's
+		 * foreground process group itself. */
+		if (forwarded[i] == SIGWINCH && relay_fd >= 0)
+			continue;
 		sigaction(forwarded[i], &sa, NULL);
 	}
 	/* Blocked since before clone(): a signal that came meanwhile is delivered (forwarded)
-	 * right here, with child_pid already set. */
+	 * right here, with child_pid already set. SIGWINCH stays blocked for the relay, which
+	 * takes it only inside ppoll. */
 	forwarded_set(&set);
+	if (relay_fd >= 0)
+		sigdelset(&set, SIGWINCH);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (relay_fd >= 0 && relay_run(relay_fd) < 0) {
+		/* Nobody can reach the container's terminal any more: do not leave it running. */
+		fprintf(stderr, "berth-init: %s\n", g_err.msg);
+		kill(pid, SIGKILL);
+	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return 1;
@@ -133,8 +153,11 @@ static int stage0(struct plan *p, struct line_reader *r)
 	pid = (pid_t)syscall(SYS_clone, ns_clone_flags(p) | SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0)
 		return fail(errno, "clone (flags 0x%lx)", ns_clone_flags(p));
-	if (pid == 0)
+	if (pid == 0) {
+		if (relay_fd >= 0)
+			close(relay_fd);
 		init_main(p, r);
+	}
 	child_pid = pid;
 
 	if (sync_send_pid(pid) < 0) {
@@ -160,6 +183,14 @@ int main(int argc, char **argv)
 	struct line_reader reader = { .fd = 3 };
 	struct plan plan;
 
+	/* First of all, before anything can join a container: run from a sealed copy of
+	 * ourselves, never from the host's file (CVE-2019-5736). fd 3 is still inheritable. */
+	if (selfexe_ensure_sealed(argv) < 0) {
+		fprintf(stderr, "berth-init: %s\n", g_err.msg);
+		if (argc == 2 && !strcmp(argv[1], "init"))
+			sync_send_error();
+		return 1;
+	}
 	if (argc != 2 || strcmp(argv[1], "init")) {
 		fprintf(stderr, "usage: berth-init init  (driven by the berth library, see PROTOCOL.md)\n");
 		return 2;

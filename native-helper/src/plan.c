@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "errors.h"
+#include "seccomp.h"
 
 #define MAX_FD_PRESERVE 65536
 
@@ -21,8 +22,8 @@ static const char *const capset_names[CAPSET_COUNT] = {
 	[CAPSET_AMBIENT] = "ambient",
 };
 
-/* Grow a (pointer, count) array by one zeroed element; returns the new element or NULL. */
-static void *push(void *arrp, size_t *n, size_t size)
+/* See plan.h. */
+void *plan_push(void *arrp, size_t *n, size_t size)
 {
 	void **arr = arrp;
 	char *na = realloc(*arr, (*n + 1) * size);
@@ -49,7 +50,7 @@ static int push_str(char ***vec, size_t *n, char *s)
 	return 0;
 }
 
-static int parse_u64(const char *rec, const char *s, unsigned long long max, unsigned long long *out)
+int plan_u64(const char *rec, const char *s, unsigned long long max, unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;
@@ -82,13 +83,13 @@ static int parse_s64(const char *rec, const char *s, long long min, long long ma
 #define U(rec, s, max, dst)                                             \
 	({                                                              \
 		unsigned long long _v;                                  \
-		int _r = parse_u64(rec, s, max, &_v);                   \
+		int _r = plan_u64(rec, s, max, &_v);                   \
 		if (!_r)                                                \
 			(dst) = _v;                                     \
 		_r;                                                     \
 	})
 
-static int want(struct line *l, size_t min, size_t max)
+int plan_want(struct line *l, size_t min, size_t max)
 {
 	if (l->n < min || l->n > max)
 		return fail_msg(EINVAL, "plan record \"%s\": wrong number of fields (%zu)", l->f[0], l->n - 1);
@@ -108,7 +109,7 @@ static int parse_ns(struct plan *p, struct line *l)
 {
 	int k;
 
-	if (want(l, 3, 3) < 0)
+	if (plan_want(l, 3, 3) < 0)
 		return -1;
 	for (k = 0; k < NS_COUNT; k++) {
 		if (strcmp(l->f[1], ns_names[k]))
@@ -127,7 +128,7 @@ static int parse_timens(struct plan *p, struct line *l)
 	struct timens_rec *t;
 	long long secs, nsecs;
 
-	if (want(l, 4, 4) < 0)
+	if (plan_want(l, 4, 4) < 0)
 		return -1;
 	if (!strcmp(l->f[1], "monotonic"))
 		t = &p->timens_monotonic;
@@ -149,10 +150,10 @@ static int parse_mount(struct plan *p, struct line *l)
 	struct mount_rec *m;
 	unsigned long flags = 0, prop = 0;
 
-	if (want(l, 7, 7) < 0 || U("mount", l->f[4], ULONG_MAX, flags) < 0 ||
+	if (plan_want(l, 7, 7) < 0 || U("mount", l->f[4], ULONG_MAX, flags) < 0 ||
 	    U("mount", l->f[5], ULONG_MAX, prop) < 0)
 		return -1;
-	m = push(&p->mounts, &p->n_mounts, sizeof(*m));
+	m = plan_push(&p->mounts, &p->n_mounts, sizeof(*m));
 	if (!m)
 		return -1;
 	m->src = take(l, 1);
@@ -169,7 +170,7 @@ static int parse_device(struct plan *p, struct line *l)
 	struct device_rec d = { 0 }, *nd;
 	const char *t = l->f[2];
 
-	if (want(l, 8, 8) < 0)
+	if (plan_want(l, 8, 8) < 0)
 		return -1;
 	if (strlen(t) != 1 || !strchr("cbup", t[0]))
 		return fail_msg(EINVAL, "plan record \"device\": bad type \"%s\"", t);
@@ -180,7 +181,7 @@ static int parse_device(struct plan *p, struct line *l)
 		return -1;
 	if (l->f[1][0] != '/')
 		return fail_msg(EINVAL, "plan record \"device\": path \"%s\" is not absolute", l->f[1]);
-	nd = push(&p->devices, &p->n_devices, sizeof(*nd));
+	nd = plan_push(&p->devices, &p->n_devices, sizeof(*nd));
 	if (!nd)
 		return -1;
 	*nd = d;
@@ -193,7 +194,7 @@ static int parse_caps(struct plan *p, struct line *l)
 	size_t i;
 	int k;
 
-	if (want(l, 2, SIZE_MAX) < 0)
+	if (plan_want(l, 2, SIZE_MAX) < 0)
 		return -1;
 	for (k = 0; k < CAPSET_COUNT; k++)
 		if (!strcmp(l->f[1], capset_names[k]))
@@ -218,10 +219,10 @@ static int parse_hook(struct plan *p, struct line *l)
 	unsigned int timeout = 0;
 	size_t argc = 0, i;
 
-	if (want(l, 5, SIZE_MAX) < 0 || U("hook", l->f[2], 86400 * 365, timeout) < 0 ||
+	if (plan_want(l, 5, SIZE_MAX) < 0 || U("hook", l->f[2], 86400 * 365, timeout) < 0 ||
 	    U("hook", l->f[4], l->n - 5, argc) < 0)
 		return -1;
-	h = push(&p->hooks, &p->n_hooks, sizeof(*h));
+	h = plan_push(&p->hooks, &p->n_hooks, sizeof(*h));
 	if (!h)
 		return -1;
 	if (!strcmp(l->f[1], "createContainer"))
@@ -251,7 +252,7 @@ static int parse_record(struct plan *p, struct line *l)
 	const char *r = l->f[0];
 
 	if (!strcmp(r, "wait")) {
-		if (want(l, 1, 1) < 0)
+		if (plan_want(l, 1, 1) < 0)
 			return -1;
 		p->wait = true;
 	} else if (!strcmp(r, "ns")) {
@@ -259,27 +260,27 @@ static int parse_record(struct plan *p, struct line *l)
 	} else if (!strcmp(r, "timens-offset")) {
 		return parse_timens(p, l);
 	} else if (!strcmp(r, "rootfs")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		if (l->f[1][0] != '/')
 			return fail_msg(EINVAL, "plan record \"rootfs\": \"%s\" is not absolute", l->f[1]);
 		free(p->rootfs);
 		p->rootfs = take(l, 1);
 	} else if (!strcmp(r, "rootfs-propagation")) {
-		if (want(l, 2, 2) < 0 || U(r, l->f[1], ULONG_MAX, p->rootfs_propagation) < 0)
+		if (plan_want(l, 2, 2) < 0 || U(r, l->f[1], ULONG_MAX, p->rootfs_propagation) < 0)
 			return -1;
 	} else if (!strcmp(r, "readonly-rootfs")) {
-		if (want(l, 1, 1) < 0)
+		if (plan_want(l, 1, 1) < 0)
 			return -1;
 		p->readonly_rootfs = true;
 	} else if (!strcmp(r, "no-pivot")) {
-		if (want(l, 1, 1) < 0)
+		if (plan_want(l, 1, 1) < 0)
 			return -1;
 		p->no_pivot = true;
 	} else if (!strcmp(r, "mount")) {
 		return parse_mount(p, l);
 	} else if (!strcmp(r, "bind-devices")) {
-		if (want(l, 1, 1) < 0)
+		if (plan_want(l, 1, 1) < 0)
 			return -1;
 		p->bind_devices = true;
 	} else if (!strcmp(r, "device")) {
@@ -287,60 +288,60 @@ static int parse_record(struct plan *p, struct line *l)
 	} else if (!strcmp(r, "symlink")) {
 		struct symlink_rec *s;
 
-		if (want(l, 3, 3) < 0 || !(s = push(&p->symlinks, &p->n_symlinks, sizeof(*s))))
+		if (plan_want(l, 3, 3) < 0 || !(s = plan_push(&p->symlinks, &p->n_symlinks, sizeof(*s))))
 			return -1;
 		s->target = take(l, 1);
 		s->linkpath = take(l, 2);
 	} else if (!strcmp(r, "masked")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		return push_str(&p->masked, &p->n_masked, take(l, 1));
 	} else if (!strcmp(r, "readonly")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		return push_str(&p->readonly, &p->n_readonly, take(l, 1));
 	} else if (!strcmp(r, "hostname")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		free(p->hostname);
 		p->hostname = take(l, 1);
 	} else if (!strcmp(r, "domainname")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		free(p->domainname);
 		p->domainname = take(l, 1);
 	} else if (!strcmp(r, "sysctl")) {
 		struct sysctl_rec *s;
 
-		if (want(l, 3, 3) < 0 || !(s = push(&p->sysctls, &p->n_sysctls, sizeof(*s))))
+		if (plan_want(l, 3, 3) < 0 || !(s = plan_push(&p->sysctls, &p->n_sysctls, sizeof(*s))))
 			return -1;
 		s->key = take(l, 1);
 		s->value = take(l, 2);
 	} else if (!strcmp(r, "rlimit")) {
 		struct rlimit_rec rl;
 
-		if (want(l, 4, 4) < 0 || U(r, l->f[1], RLIM_NLIMITS - 1, rl.resource) < 0 ||
+		if (plan_want(l, 4, 4) < 0 || U(r, l->f[1], RLIM_NLIMITS - 1, rl.resource) < 0 ||
 		    U(r, l->f[2], ULLONG_MAX, rl.lim.rlim_cur) < 0 || U(r, l->f[3], ULLONG_MAX, rl.lim.rlim_max) < 0)
 			return -1;
-		struct rlimit_rec *n = push(&p->rlimits, &p->n_rlimits, sizeof(*n));
+		struct rlimit_rec *n = plan_push(&p->rlimits, &p->n_rlimits, sizeof(*n));
 		if (!n)
 			return -1;
 		*n = rl;
 	} else if (!strcmp(r, "oom-score-adj")) {
 		long long v;
 
-		if (want(l, 2, 2) < 0 || parse_s64(r, l->f[1], -1000, 1000, &v) < 0)
+		if (plan_want(l, 2, 2) < 0 || parse_s64(r, l->f[1], -1000, 1000, &v) < 0)
 			return -1;
 		p->has_oom_score_adj = true;
 		p->oom_score_adj = (int)v;
 	} else if (!strcmp(r, "caps")) {
 		return parse_caps(p, l);
 	} else if (!strcmp(r, "no-new-privileges")) {
-		if (want(l, 1, 1) < 0)
+		if (plan_want(l, 1, 1) < 0)
 			return -1;
 		p->no_new_privileges = true;
 	} else if (!strcmp(r, "user")) {
-		if (want(l, 3, 3) < 0 || U(r, l->f[1], UINT_MAX - 1, p->uid) < 0 ||
+		if (plan_want(l, 3, 3) < 0 || U(r, l->f[1], UINT_MAX - 1, p->uid) < 0 ||
 		    U(r, l->f[2], UINT_MAX - 1, p->gid) < 0)
 			return -1;
 		p->has_user = true;
@@ -357,45 +358,51 @@ static int parse_record(struct plan *p, struct line *l)
 				return -1;
 		p->has_groups = true;
 	} else if (!strcmp(r, "umask")) {
-		if (want(l, 2, 2) < 0 || U(r, l->f[1], 0777, p->umask) < 0)
+		if (plan_want(l, 2, 2) < 0 || U(r, l->f[1], 0777, p->umask) < 0)
 			return -1;
 		p->has_umask = true;
 	} else if (!strcmp(r, "cwd")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		free(p->cwd);
 		p->cwd = take(l, 1);
 	} else if (!strcmp(r, "env")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		return push_str(&p->env, &p->n_env, take(l, 1));
 	} else if (!strcmp(r, "arg")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		return push_str(&p->args, &p->n_args, take(l, 1));
 	} else if (!strcmp(r, "terminal")) {
-		if (want(l, 1, 1) < 0)
+		if (plan_want(l, 1, 1) < 0)
 			return -1;
 		p->terminal = true;
 	} else if (!strcmp(r, "console-socket")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		free(p->console_socket);
 		p->console_socket = take(l, 1);
 	} else if (!strcmp(r, "console-size")) {
-		if (want(l, 3, 3) < 0 || U(r, l->f[1], USHRT_MAX, p->rows) < 0 || U(r, l->f[2], USHRT_MAX, p->cols) < 0)
+		if (plan_want(l, 3, 3) < 0 || U(r, l->f[1], USHRT_MAX, p->rows) < 0 || U(r, l->f[2], USHRT_MAX, p->cols) < 0)
 			return -1;
 		p->has_console_size = true;
 	} else if (!strcmp(r, "exec-fifo")) {
-		if (want(l, 2, 2) < 0)
+		if (plan_want(l, 2, 2) < 0)
 			return -1;
 		free(p->exec_fifo);
 		p->exec_fifo = take(l, 1);
 	} else if (!strcmp(r, "preserve-fds")) {
-		if (want(l, 2, 2) < 0 || U(r, l->f[1], MAX_FD_PRESERVE, p->preserve_fds) < 0)
+		if (plan_want(l, 2, 2) < 0 || U(r, l->f[1], MAX_FD_PRESERVE, p->preserve_fds) < 0)
 			return -1;
 	} else if (!strcmp(r, "hook")) {
 		return parse_hook(p, l);
+	} else if (!strcmp(r, "personality")) {
+		if (plan_want(l, 2, 2) < 0 || U(r, l->f[1], UINT_MAX, p->personality) < 0)
+			return -1;
+		p->has_personality = true;
+	} else if (!strncmp(r, "seccomp-", 8)) {
+		return seccomp_parse_record(p, l);
 	} else if (!strcmp(r, "version")) {
 		return fail_msg(EINVAL, "plan record \"version\" given twice");
 	} else {
@@ -416,8 +423,12 @@ static int plan_check(struct plan *p)
 		return fail_msg(EINVAL, "plan record \"timens-offset\" needs a new time namespace");
 	if ((p->hostname || p->domainname) && !p->ns[NS_UTS].present)
 		return fail_msg(EINVAL, "plan records \"hostname\"/\"domainname\" need a uts namespace");
-	if (p->terminal && !p->console_socket)
-		return fail_msg(EINVAL, "plan record \"terminal\" needs \"console-socket\"");
+	/* Without a console socket the pty is relayed by stage0, which must stay for that. */
+	if (p->terminal && !p->console_socket && !p->wait)
+		return fail_msg(EINVAL, "plan record \"terminal\" needs \"console-socket\" or \"wait\"");
+	if (!p->seccomp.present && (p->seccomp.n_arches || p->seccomp.n_rules || p->seccomp.flag_log ||
+				    p->seccomp.flag_spec_allow || p->seccomp.flag_tsync))
+		return fail_msg(EINVAL, "plan records \"seccomp-*\" need \"seccomp-default\"");
 	if (!p->env) { /* execve wants a vector even when it is empty */
 		p->env = calloc(1, sizeof(char *));
 		if (!p->env)

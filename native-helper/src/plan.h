@@ -58,6 +58,32 @@ struct hook_rec {
 	char **envp;            /* NULL-terminated */
 };
 
+/* One comparison of a seccomp rule: arg[index] <op> value (MASKED_EQ: arg & value == value_two). */
+struct seccomp_cmp_rec {
+	unsigned int index;
+	int op;                 /* enum scmp_compare */
+	uint64_t value, value_two;
+};
+
+struct seccomp_rule_rec {
+	uint32_t action;        /* SCMP_ACT_*, errno folded in */
+	char *syscall;
+	struct seccomp_cmp_rec *cmps; size_t n_cmps;
+};
+
+struct seccomp_arch_rec {
+	char *name;             /* the OCI name, for messages */
+	uint32_t token;         /* libseccomp's SCMP_ARCH_* value */
+};
+
+struct seccomp_plan {
+	bool present;           /* a seccomp-default record: load a filter */
+	uint32_t default_action;
+	struct seccomp_arch_rec *arches; size_t n_arches;
+	bool flag_log, flag_spec_allow, flag_tsync;
+	struct seccomp_rule_rec *rules; size_t n_rules;
+};
+
 struct timens_rec {
 	bool present;
 	long long secs;
@@ -110,10 +136,24 @@ struct plan {
 
 	struct hook_rec *hooks;       size_t n_hooks;
 
+	bool has_personality;
+	unsigned long personality;
+	struct seccomp_plan seccomp;
+
 	/* Filled by stage0, used by the child. */
 	int fifo_fd;
 	int console_fd;
 };
+
+/* Grow a (pointer, count) array by one zeroed element; returns the new element or NULL
+ * (g_err filled). */
+void *plan_push(void *arrp, size_t *n, size_t size);
+
+/* Check a record's field count (record name included): 0 or -1 (g_err filled). */
+int plan_want(struct line *l, size_t min, size_t max);
+
+/* Parse a decimal unsigned number field of record rec, at most max: 0 or -1 (g_err filled). */
+int plan_u64(const char *rec, const char *s, unsigned long long max, unsigned long long *out);
 
 /* Read records from r up to `end` and check them. Returns 0 or -1 (g_err filled). */
 int plan_read(struct line_reader *r, struct plan *p);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,5 +68,8 @@ int settings_process(const struct plan *p)
 	}
 	if (p->has_umask)
 		umask(p->umask);
+	/* The execution domain is kept across execve: set it here, it reaches the container. */
+	if (p->has_personality && personality(p->personality) < 0)
+		return fail(errno, "personality 0x%lx", p->personality);
 	return 0;
 }

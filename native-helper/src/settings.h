@@ -1,4 +1,4 @@
-/* Per-container kernel settings: hostname, sysctls, oom score, rlimits, umask. */
+/* Per-container kernel settings: hostname, sysctls, oom score, rlimits, umask, personality. */
 #ifndef BERTH_SETTINGS_H
 #define BERTH_SETTINGS_H
 
@@ -6,6 +6,6 @@
 
 int settings_names(const struct plan *p);    /* hostname, domainname */
 int settings_sysctls(const struct plan *p);
-int settings_process(const struct plan *p);  /* oom-score-adj, rlimits, umask */
+int settings_process(const struct plan *p);  /* oom-score-adj, rlimits, umask, personality */
 
 #endif

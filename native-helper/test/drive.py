@@ -169,10 +169,15 @@ class Tester:
         return os.path.join(self.base, "fifo%d" % self.n)
 
     def run(self, recs, *, state="%", on_pid=None, after_ready=None, extra_fds=(),
-            stdin=subprocess.DEVNULL, wait_container=True, timeout=20, start=True):
+            stdin=subprocess.DEVNULL, stdout=None, wait_container=True, timeout=20, start=True):
+        """stdout: an fd for berth-init's stdout and stderr (the tty relay); default a pipe
+        whose content ends up in Result.stdout."""
         res = Result()
         lib, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
+        if stdout is not None:
+            os.close(out_w)
+            out_w = os.dup(stdout)
         fds = [child.fileno()] + list(extra_fds)
 
         def setup():
@@ -184,6 +189,7 @@ class Tester:
 
         proc = subprocess.Popen([INIT, "init"], stdin=stdin, stdout=out_w, stderr=out_w,
                                 close_fds=False, preexec_fn=setup)
+        res.proc = proc
         child.close()
         os.close(out_w)
         fifo = None
@@ -696,9 +702,398 @@ def t_cgroup_v1_shape(t):
         assert m["fstype"] == "cgroup" and {"ro", "nosuid"} <= opts(m), m
 
 
+# What busybox sh and its applets need, plus what berth-init itself calls after a filter loaded
+# without no-new-privileges (setgroups ... execve): an allow-list for a default-deny filter.
+ALLOW = ["read", "write", "close", "openat", "open", "newfstatat", "fstat", "stat", "lstat", "statx",
+         "lseek", "mmap", "munmap", "mprotect", "brk", "rt_sigaction", "rt_sigprocmask",
+         "rt_sigreturn", "ioctl", "access", "faccessat", "faccessat2", "dup", "dup2", "dup3",
+         "getpid", "getppid", "getuid", "geteuid", "getgid", "getegid", "gettid", "clone", "fork",
+         "vfork", "execve", "wait4", "exit", "exit_group", "uname", "fcntl", "chdir", "getcwd",
+         "readlink", "getdents64", "prctl", "arch_prctl", "set_tid_address", "set_robust_list",
+         "rseq", "prlimit64", "getrandom", "capget", "capset", "setgroups", "setresuid",
+         "setresgid", "close_range", "sendto", "sendmsg", "pipe", "pipe2", "kill", "umask"]
+
+
+def t_seccomp(t):
+    """Filters: default-deny allow-list, argument comparisons, errno, when the filter loads."""
+    # Default ERRNO(EPERM), no no-new-privileges: loaded before the user switch, which then
+    # runs under it. Unknown names and rules equal to the default are skipped.
+    recs = base_plan(t, ["sh", "-c", "mkdir /tmp/d; echo rc=$?; cd /tmp && echo cd-ok; "
+                         "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"],
+                     extra=[("seccomp-default", "SCMP_ACT_ERRNO", 1),
+                            ("seccomp-arch", "SCMP_ARCH_X86"), ("seccomp-arch", "SCMP_ARCH_X86_64"),
+                            ("seccomp-flag", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
+                            ("seccomp-rule", "SCMP_ACT_ALLOW", 0, "no_such_syscall", 0),
+                            ("seccomp-rule", "SCMP_ACT_ERRNO", 1, "mkdir", 0),
+                            ("user", 1000, 1000), ("groups", 1000)] +
+                     [("seccomp-rule", "SCMP_ACT_ALLOW", 0, n, 0) for n in ALLOW])
+    r = t.run(recs)
+    out = r.stdout.decode()
+    assert r.error is None and r.container_status == 0, (r.error, out)
+    assert out == ("mkdir: can't create directory '/tmp/d': Operation not permitted\nrc=1\ncd-ok\n"
+                   "NoNewPrivs:\t0\nSeccomp:\t2\n"), out
+
+    # Argument comparisons, errno 38 (ENOSYS) seen from inside. kill(pid, 10): EQ on arg1.
+    # MASKED_EQ mask 0x18 == 0x18 on the signal: SIGWINCH (28) matches, SIGCHLD (17) not.
+    # Two comparisons on arg0 of personality: split into two rules (libseccomp refuses both
+    # in one), either denies: personality(8) from linux32 fails.
+    script = ("kill -USR1 $$; echo usr1=$?; kill -0 $$; echo zero=$?; kill -WINCH $$; echo winch=$?; "
+              "kill -CHLD $$; echo chld=$?; linux32 true; echo linux32=$?")
+    rules = [("seccomp-default", "SCMP_ACT_ALLOW", 0),
+             ("seccomp-rule", "SCMP_ACT_ERRNO", 38, "kill", 1, 1, "SCMP_CMP_EQ", 10, 0),
+             ("seccomp-rule", "SCMP_ACT_ERRNO", 38, "kill", 1, 1, "SCMP_CMP_MASKED_EQ", 0x18, 0x18),
+             ("seccomp-rule", "SCMP_ACT_ERRNO", 38, "personality", 2,
+              0, "SCMP_CMP_EQ", 8, 0, 0, "SCMP_CMP_EQ", 0xffffffff, 0)]
+    r = t.run(base_plan(t, ["sh", "-c", script], extra=rules))
+    out = r.stdout.decode()
+    assert r.error is None and r.container_status == 0, (r.error, out)
+    lines = out.splitlines()
+    assert "usr1=1" in lines and "zero=0" in lines and "winch=1" in lines and "chld=0" in lines, out
+    assert "linux32=1" in lines, out
+    assert out.count("Function not implemented") == 3, out
+
+    # When: a rule denying chdir. Without no-new-privileges the filter is loaded before step 10,
+    # so berth-init's own chdir to cwd fails; with it, the filter comes after, at execve.
+    deny_chdir = [("seccomp-default", "SCMP_ACT_ALLOW", 0),
+                  ("seccomp-rule", "SCMP_ACT_ERRNO", 1, "chdir", 0)]
+    r = t.run(base_plan(t, ["true"], cwd="/tmp", extra=deny_chdir))
+    assert r.error == (1, 'chdir to cwd "/tmp": Operation not permitted'), r.error
+    r = t.run(base_plan(t, ["sh", "-c", "pwd; cd / || echo denied; grep NoNewPrivs /proc/self/status"],
+                        cwd="/tmp", extra=deny_chdir + [("no-new-privileges",)]))
+    out = r.stdout.decode()
+    assert r.error is None and r.container_status == 0, (r.error, out)
+    assert out.startswith("/tmp\n") and "denied" in out and "NoNewPrivs:\t1" in out, out
+    # Even the startContainer hooks run before it.
+    r = t.run(base_plan(t, ["true"], extra=deny_chdir + [
+        ("no-new-privileges",), ("hook", "startContainer", 5, "/bin/sh", 3, "sh", "-c", "cd /tmp")]))
+    assert r.error is None and r.container_status == 0, r.error
+
+    # Plan errors, all before clone().
+    for extra, msg in [
+            ([("seccomp-default", "SCMP_ACT_NOTIFY", 0)],
+             'plan record "seccomp-default": unknown or unsupported action "SCMP_ACT_NOTIFY"'),
+            ([("seccomp-rule", "SCMP_ACT_ALLOW", 0, "read", 0)],
+             'plan records "seccomp-*" need "seccomp-default"'),
+            ([("seccomp-default", "SCMP_ACT_ALLOW", 0), ("seccomp-arch", "SCMP_ARCH_VAX")],
+             'plan record "seccomp-arch": unknown architecture "SCMP_ARCH_VAX"'),
+            ([("seccomp-default", "SCMP_ACT_ALLOW", 0), ("seccomp-flag", "SECCOMP_FILTER_FLAG_NEW")],
+             'plan record "seccomp-flag": unknown flag "SECCOMP_FILTER_FLAG_NEW"'),
+            ([("seccomp-default", "SCMP_ACT_ALLOW", 0),
+              ("seccomp-rule", "SCMP_ACT_ERRNO", 1, "read", 1, 6, "SCMP_CMP_EQ", 0, 0)],
+             'plan record "seccomp-rule": bad number "6"'),
+            ([("seccomp-default", "SCMP_ACT_ALLOW", 0),
+              ("seccomp-rule", "SCMP_ACT_ERRNO", 1, "read", 1, 0, "SCMP_CMP_XX", 0, 0)],
+             'plan record "seccomp-rule": unknown operator "SCMP_CMP_XX"'),
+            ([("seccomp-default", "SCMP_ACT_ALLOW", 0),
+              ("seccomp-rule", "SCMP_ACT_ERRNO", 1, "read", 2, 0, "SCMP_CMP_EQ", 0, 0)],
+             'plan record "seccomp-rule": 2 comparisons need 12 fields, got 8')]:
+        r = t.run(base_plan(t, ["true"], extra=extra))
+        assert r.error == (22, msg) and r.pid is None, (r.error, msg)
+
+
+def t_personality(t):
+    """personality 8 (LINUX32): uname -m says i686; set before a filter that denies personality."""
+    r = t.run(base_plan(t, ["uname", "-m"], extra=[("personality", 8)]))
+    assert r.error is None and r.stdout == b"i686\n", (r.error, r.stdout)
+    r = t.run(base_plan(t, ["uname", "-m"]))
+    assert r.stdout == b"x86_64\n", r.stdout
+    r = t.run(base_plan(t, ["sh", "-c", "uname -m; linux64 true || echo denied"],
+                        extra=[("personality", 8), ("seccomp-default", "SCMP_ACT_ALLOW", 0),
+                               ("seccomp-rule", "SCMP_ACT_ERRNO", 1, "personality", 0)]))
+    out = r.stdout.decode()
+    assert r.error is None and out.startswith("i686\n") and out.endswith("denied\n"), (r.error, out)
+    r = t.run(base_plan(t, ["true"], extra=[("personality", 1 << 32)]))
+    assert r.error == (22, 'plan record "personality": bad number "4294967296"'), r.error
+
+
+class Pty:
+    """A pty standing for the caller's terminal: berth-init gets the slave as stdin/stdout."""
+
+    def __init__(self, rows, cols):
+        import pty
+        self.master, self.slave = pty.openpty()
+        self.data = b""
+        self.resize(rows, cols)
+
+    def resize(self, rows, cols):
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def lflag(self):
+        import termios
+        return termios.tcgetattr(self.slave)[3]
+
+    def read_until(self, what, timeout=10):
+        """Everything read so far (from the start), once it contains what."""
+        deadline = time.time() + timeout
+        while what not in self.data:
+            r, _, _ = select.select([self.master], [], [], max(0, deadline - time.time()))
+            if not r:
+                raise AssertionError("timeout waiting for %r in %r" % (what, self.data))
+            try:
+                self.data += os.read(self.master, 4096)
+            except OSError:
+                break
+        return self.data
+
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def relay_session(t, recs, rows=33, cols=77):
+    """Run recs (terminal + wait, no console socket) with a pty as berth-init's stdio; the
+    container's script talks to us. Returns (stage0 status, everything read, lflags seen)."""
+    import termios
+    tty = Pty(rows, cols)
+    seen = {}
+
+    def after_ready(res):
+        # stage0 made our terminal raw while it relays: no ICANON, no ECHO.
+        tty.read_until(b"tty:")
+        seen["raw"] = tty.lflag()
+        os.write(tty.master, b"hello relay\r")
+        tty.read_until(b"got:hello relay")
+        tty.resize(50, 132)
+        os.kill(res.proc.pid, signal.SIGWINCH)
+        time.sleep(0.3)
+        os.write(tty.master, b"\r")
+        out = tty.read_until(b"bye")
+        seen["status"] = res.proc.wait(10)
+        seen["out"] = out.replace(b"\r\n", b"\n").decode()
+        seen["restored"] = tty.lflag()
+
+    try:
+        r = t.run(recs, stdin=tty.slave, stdout=tty.slave, after_ready=after_ready)
+        assert r.error is None, r.error
+        raw_off = termios.ICANON | termios.ECHO
+        assert seen["raw"] & raw_off == 0, "stdin not raw: lflag 0x%x" % seen["raw"]
+        assert seen["restored"] & raw_off == raw_off, "stdin not restored: 0x%x" % seen["restored"]
+        return seen["status"], seen["out"], r
+    finally:
+        tty.close()
+
+
+RELAY_SCRIPT = ("echo size:$(stty size) tty:$(tty); read x; echo got:$x; read y; "
+                "echo size2:$(stty size); echo bye; exit 5")
+
+
+def t_terminal_relay(t):
+    """terminal + wait without console-socket: stage0 relays the pty to its own tty."""
+    status, out, r = relay_session(t, base_plan(t, ["sh", "-c", RELAY_SCRIPT], wait=True, fifo=False,
+                                                extra=[("terminal",)]))
+    log(out)
+    assert status == 5, (status, out)
+    assert "size:33 77 tty:/dev/pts/0\n" in out, out
+    assert "hello relay\n" in out, out  # the container's pty echoes what we type
+    assert "got:hello relay\n" in out and "size2:50 132\n" in out, out
+    # The relay is only for a stage0 that stays.
+    r = t.run(base_plan(t, ["true"], extra=[("terminal",)]))
+    assert r.error == (22, 'plan record "terminal" needs "console-socket" or "wait"'), r.error
+    # A container flooding its output still gets our input: ^C reaches the container's
+    # foreground process group as SIGINT (its pty is cooked). pid 1 of a pid namespace ignores
+    # SIGINT without a handler, so sh traps it and exits 7 once `yes` died of it.
+    import threading
+    tty = Pty(24, 80)
+    stop = threading.Event()
+
+    def drain():
+        while not stop.is_set():
+            r, _, _ = select.select([tty.master], [], [], 0.1)
+            if r:
+                try:
+                    os.read(tty.master, 65536)
+                except OSError:
+                    return
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+
+    def interrupt(res):
+        time.sleep(0.3)
+        os.write(tty.master, b"\x03")
+        seen["flood"] = res.proc.wait(5)
+
+    seen = {}
+    try:
+        r = t.run(base_plan(t, ["sh", "-c", "trap 'exit 7' INT; busybox yes"], wait=True, fifo=False,
+                            extra=[("terminal",)]),
+                  stdin=tty.slave, stdout=tty.slave, after_ready=interrupt)
+        assert r.error is None and seen["flood"] == 7, (r.error, seen)
+    finally:
+        stop.set()
+        reader.join()
+        tty.close()
+    # The child fails before sending the master (a bad mount) or after (no such binary):
+    # stage0 does not hang on the relay, the error comes on the sync socket, status 1.
+    for recs, msg in [
+            (base_plan(t, ["true"], wait=True, fifo=False, extra=[("terminal",)],
+                       extra_mounts=[("none", "/bad", "nosuchfs", 0, 0, "")]), "mount"),
+            (base_plan(t, ["no-such-binary"], wait=True, fifo=False, extra=[("terminal",)]), "exec")]:
+        r = t.run(recs, timeout=10)
+        assert r.error and r.error[1].startswith(msg) and r.status == 1, (r.error, r.status)
+    # stdin not a terminal: no raw mode, output still relayed, exit status passed on.
+    r = t.run(base_plan(t, ["sh", "-c", "tty; exit 3"], wait=True, fifo=False, extra=[("terminal",)]))
+    assert r.error is None and r.status == 3 and r.stdout.replace(b"\r", b"") == b"/dev/pts/0\n", \
+        (r.error, r.status, r.stdout)
+
+
+def userns_container(t, **kw):
+    def on_pid(pid):
+        for f in ["uid_map", "gid_map"]:
+            with open("/proc/%d/%s" % (pid, f), "w") as fh:
+                fh.write("0 100000 65536\n")
+
+    first = t.run(base_plan(t, ["sleep", "30"], namespaces=["user", "pid", "mnt", "uts", "ipc", "net"],
+                            bind_devices=True, mounts=[m for m in default_mounts() if m[2] != "cgroup"],
+                            hostname="usernsbox", **kw),
+                  on_pid=on_pid, wait_container=False)
+    assert first.error is None, first.error
+    return first
+
+
+def join_plan(pid, args, *extra, wait=True):
+    recs = [("version", 1)] + ([("wait",)] if wait else [])
+    for ns in ["user", "ipc", "uts", "net", "pid", "mnt"]:
+        recs.append(("ns", ns, "/proc/%d/ns/%s" % (pid, ns)))
+    recs += [("arg", a) for a in args]
+    recs += [("env", "PATH=/bin"), ("user", 0, 0)] + list(extra)
+    return recs
+
+
+def t_exec_modes(t):
+    """Exec into a user-namespaced container: no rootfs, every namespace joined by path, no
+    exec fifo; with and without wait, terminal by console socket and by relay."""
+    first = userns_container(t)
+    try:
+        # wait: stage0 passes the exit status on.
+        r = t.run(join_plan(first.pid, ["sh", "-c", "hostname; id -u; exit 4"]))
+        assert r.error is None and r.status == 4, (r.error, r.status)
+        assert r.stdout == b"usernsbox\n0\n", r.stdout
+        # no wait: stage0 exits 0 at once, the process is ours (the subreaper) to reap.
+        r = t.run(join_plan(first.pid, ["sh", "-c", "sleep 0.3; echo late; exit 6"], wait=False))
+        assert r.error is None and r.status == 0 and r.stdout == b"late\n", (r.error, r.status, r.stdout)
+        assert r.container_status == 6, r.container_status
+        # seccomp and personality in exec mode too (no no-new-privileges: loaded with
+        # CAP_SYS_ADMIN of the joined user namespace).
+        r = t.run(join_plan(first.pid, ["sh", "-c", "uname -m; mkdir /tmp/x || true"],
+                            ("personality", 8), ("seccomp-default", "SCMP_ACT_ALLOW", 0),
+                            ("seccomp-rule", "SCMP_ACT_ERRNO", 38, "mkdir", 0)))
+        assert r.error is None and r.stdout.startswith(b"i686\n") and \
+            b"Function not implemented" in r.stdout, (r.error, r.stdout)
+        # terminal over a console socket, no wait.
+        sock_path = os.path.join(t.base, "exec-console.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(sock_path)
+        srv.listen(1)
+        got = {}
+        try:
+            def on_pid(pid):
+                got["conn"], _ = srv.accept()
+
+            def after_ready(res):
+                msg, fds, _, _ = socket.recv_fds(got["conn"], 1024, 1)
+                got["name"], got["master"] = msg.decode(), fds[0]
+
+            r = t.run(join_plan(first.pid, ["sh", "-c", "tty; hostname"], ("terminal",),
+                                ("console-socket", sock_path), ("console-size", 20, 60), wait=False),
+                      on_pid=on_pid, after_ready=after_ready, wait_container=False)
+            assert r.error is None, r.error
+            os.close(r.out_fd)
+            out = read_all(got["master"], 10).replace(b"\r\n", b"\n")
+            reap(r.pid, 10)
+            os.close(got["master"])
+            got["conn"].close()
+            assert got["name"] == out.splitlines()[0].decode() and out.endswith(b"\nusernsbox\n"), \
+                (got["name"], out)
+        finally:
+            srv.close()
+            os.unlink(sock_path)
+        # terminal by the relay, with wait.
+        status, out, r = relay_session(t, join_plan(first.pid, ["sh", "-c", RELAY_SCRIPT], ("terminal",)))
+        assert status == 5 and "got:hello relay\n" in out and "size2:50 132\n" in out, (status, out)
+        assert "size:33 77 tty:/dev/pts/" in out, out
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        os.close(first.out_fd)
+        reap(first.pid, 10)
+
+
+def t_memfd(t):
+    """berth-init runs from a sealed memfd: stage0, the child, and berth-init started by the
+    kernel for a `#!/proc/self/exe` entrypoint; argv, environment and fd 3 survive the re-exec."""
+    F_GET_SEALS, SEALS = 1034, 0xF  # F_SEAL_SEAL|SHRINK|GROW|WRITE
+    import fcntl
+    import hashlib
+    seen = {}
+
+    def exe_facts(pid):
+        path = "/proc/%d/exe" % pid
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            seals = fcntl.fcntl(fd, F_GET_SEALS)
+        finally:
+            os.close(fd)
+        try:
+            os.open(path, os.O_WRONLY)
+            writable = "yes"
+        except OSError as e:
+            writable = e.errno
+        return os.readlink(path), seals, writable
+
+    def on_pid(pid):
+        stage0 = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+        seen["stage0"] = exe_facts(stage0)
+        seen["child"] = exe_facts(pid)
+        seen["cmdline"] = open("/proc/%d/cmdline" % stage0, "rb").read()
+        seen["environ"] = open("/proc/%d/environ" % stage0, "rb").read()
+
+    before = hashlib.sha256(open(INIT, "rb").read()).hexdigest()
+    r = t.run(base_plan(t, ["true"], wait=True, fifo=False), on_pid=on_pid)
+    assert r.error is None and r.status == 0, r.error
+    memfd = ("/memfd:berth-init (deleted)", SEALS, 26)  # ETXTBSY: it is running
+    assert seen["stage0"] == memfd and seen["child"] == memfd, seen
+    assert seen["cmdline"] == INIT.encode() + b"\0init\0", seen["cmdline"]
+    assert seen["environ"] == open("/proc/self/environ", "rb").read()
+
+    # The kernel runs /proc/self/exe, i.e. berth-init, as the container's process (the idea of
+    # CVE-2019-5736): it is the memfd again, not copied a second time, and prints its usage.
+    # Its stdout is a full pipe, so it stays until we read: no race.
+    script = os.path.join(t.rootfs, "selfexe")
+    with open(script, "w") as f:
+        f.write("#!/proc/self/exe\n")
+    os.chmod(script, 0o755)
+    out_r, out_w = os.pipe()
+    fcntl.fcntl(out_w, 1031, 4096)  # F_SETPIPE_SZ: one page, filled below
+    os.write(out_w, b"x" * 4096)
+
+    def after_ready(res):
+        deadline = time.time() + 10
+        while open("/proc/%d/cmdline" % res.pid, "rb").read() != b"/proc/self/exe\0/selfexe\0":
+            assert time.time() < deadline, "the script was not executed"
+            time.sleep(0.01)
+        seen["script"] = exe_facts(res.pid)
+        data = b""
+        while b"usage: berth-init init" not in data:
+            data += os.read(out_r, 8192)
+        seen["usage"] = data
+
+    try:
+        r = t.run(base_plan(t, ["/selfexe"], wait=True, fifo=False), stdout=out_w, after_ready=after_ready)
+        assert r.status == 2 and seen["script"] == memfd, (r.status, seen)
+        assert seen["usage"].startswith(b"x" * 4096 + b"usage: berth-init init"), seen["usage"]
+    finally:
+        os.unlink(script)
+        os.close(out_r)
+        os.close(out_w)
+    assert hashlib.sha256(open(INIT, "rb").read()).hexdigest() == before
+
+
 TESTS = [t_basic, t_caps_user, t_terminal, t_hooks, t_errors, t_wait, t_fds, t_readonly_binds,
          t_no_pivot, t_propagation, t_userns, t_timens, t_join, t_create_start_split,
-         t_cgroup_v1_shape]
+         t_cgroup_v1_shape, t_seccomp, t_personality, t_terminal_relay, t_exec_modes, t_memfd]
 
 
 def main():

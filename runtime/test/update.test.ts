@@ -130,7 +130,7 @@ describe('updateContainer on a fake cgroupfs', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A container whose init is this test process (alive, started), its cgroup created with `created` applied. */
-  async function container(host: FakeHost, opts: { created?: LinuxResources; recorded?: LinuxResources; pid?: number; config?: object } = {}) {
+  async function container(host: FakeHost, opts: { created?: LinuxResources; recorded?: LinuxResources; pid?: number } = {}) {
     const layout = await detectLayout(host);
     const cg: CgroupManager = await openCgroup(host, layout, undefined, 'c1');
     await cg.create();
@@ -140,7 +140,6 @@ describe('updateContainer on a fake cgroupfs', () => {
     await store.reserve('c1');
     const bundle = join(dir, 'bundle');
     mkdirSync(bundle, { recursive: true });
-    if (opts.config) writeFileSync(join(bundle, 'config.json'), JSON.stringify(opts.config));
     const pid = opts.pid ?? process.pid;
     const state: StoredState = {
       ociVersion: '1.1.0',
@@ -184,11 +183,11 @@ describe('updateContainer on a fake cgroupfs', () => {
     expect(host.content(`${mem}/memory.memsw.limit_in_bytes`)).toBe(String(128 * MiB));
   });
 
-  it('takes the created resources from the bundle when state.json has none', async () => {
+  it('merges onto the resources create recorded in state.json, not onto nothing', async () => {
     const host = new FakeHost();
     installFakeCgroupV1(host);
     const created: LinuxResources = { memory: { limit: 32 * MiB, swap: 32 * MiB } };
-    const { ctx, store } = await container(host, { created, config: { ociVersion: '1.1.0', linux: { resources: created } } });
+    const { ctx, store } = await container(host, { created, recorded: created });
     // Without the recorded swap, v1 would keep memsw at 32M and refuse a 48M limit (EINVAL).
     await expect(updateContainer(ctx, 'c1', { memory: { limit: 48 * MiB } })).rejects.toThrow(
       `linux.resources.memory.swap ${32 * MiB} must be -1 or at least linux.resources.memory.limit ${48 * MiB}`,

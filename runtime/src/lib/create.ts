@@ -87,6 +87,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       created: new Date().toISOString(),
       owner: '',
       annotations: spec.annotations,
+      resources: spec.linux?.resources,
       cgroupVersion: cgroup.version,
       cgroupPaths: cgroup.paths,
       hooks: { poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop },

@@ -1,4 +1,5 @@
 import { CAPABILITY_NAMES } from '../plan/capabilities';
+import { ACTIONS, OPS, ARCHES, FLAGS } from '../plan/seccomp';
 import { PROPAGATION_OPTIONS } from '../plan/mount-options';
 import { NAMESPACE_TYPES } from '../spec/validate';
 import { defaultSpec } from '../spec/default';
@@ -33,21 +34,13 @@ const MOUNT_FLAG_OPTIONS = [
   'rbind', 'relatime', 'remount', 'ro', 'rw', 'strictatime', 'suid', 'symfollow', 'sync',
 ];
 
-// The seccomp profile plan/seccomp.ts accepts and berth-init hands to libseccomp: actions,
-// comparison operators, architectures, filter flags. SCMP_ACT_NOTIFY is refused there (no
-// agent to pass the listener fd to). These mirror that module's tables until it exports them.
-const SECCOMP_ACTIONS = [
-  'SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD',
-  'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP',
-];
-const SECCOMP_OPERATORS = ['SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE'];
-const SECCOMP_ARCHS = [
-  'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32',
-  'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64',
-  'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_S390',
-  'SCMP_ARCH_S390X', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64',
-];
-const SECCOMP_FLAGS = ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW', 'SECCOMP_FILTER_FLAG_TSYNC'];
+// The seccomp profile berth accepts is exactly what plan/seccomp.ts validates (NOTIFY is
+// refused there: no agent to pass the listener fd to).
+const sorted = (set: Set<string>) => [...set].sort();
+const SECCOMP_ACTIONS = sorted(ACTIONS);
+const SECCOMP_OPERATORS = sorted(OPS);
+const SECCOMP_ARCHS = sorted(ARCHES);
+const SECCOMP_FLAGS = sorted(FLAGS);
 
 export function features(): Features {
   return {

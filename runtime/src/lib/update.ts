@@ -1,5 +1,4 @@
-import { promises as fs } from 'fs';
-import { join, posix } from 'path';
+import { posix } from 'path';
 import type { RuntimeContext } from './context';
 import { loadContainer } from './load';
 import type { LinuxResources } from '../spec/types';
@@ -66,7 +65,7 @@ export function validateResources(raw: unknown): LinuxResources {
 export async function updateContainer(ctx: RuntimeContext, id: string, r: LinuxResources): Promise<LinuxResources> {
   const c = await loadContainer(ctx, id);
   if (c.status === 'stopped') throw failedPrecondition(`container not running: ${id} is stopped`);
-  const base = c.state.resources ?? (await bundleResources(c.state.bundle));
+  const base = c.state.resources ?? {};
   const merged = mergeResources(base, r);
   if (merged.memory?.checkBeforeUpdate && r.memory?.limit !== undefined && r.memory.limit > 0) {
     const usage = (await c.cgroup.stats()).memory?.usage;
@@ -84,18 +83,6 @@ export async function updateContainer(ctx: RuntimeContext, id: string, r: LinuxR
   return merged;
 }
 
-/**
- * The resources the container was created with. create does not record them in state.json,
- * so they come from the bundle's config.json; an unreadable one counts as none.
- */
-async function bundleResources(bundle: string): Promise<LinuxResources> {
-  try {
-    const spec = JSON.parse(await fs.readFile(join(bundle, 'config.json'), 'utf8')) as { linux?: { resources?: LinuxResources } };
-    return spec.linux?.resources ?? {};
-  } catch {
-    return {};
-  }
-}
 
 /** The OCI field behind each cgroup file an update writes (v1 and v2 names). */
 const FILE_FIELDS: Record<string, string> = {
