@@ -64,6 +64,9 @@ static int step_caps_and_user(const struct plan *p)
 	return caps_set_ambient(p->caps[CAPSET_AMBIENT]);
 }
 
+/* The exec fifo's write end after `start` opened it, until execve; -1 before. */
+static int g_start_fd = -1;
+
 /* Step 11: `ready`, then wait for `start` on the exec fifo. */
 static int step_ready(struct plan *p)
 {
@@ -88,8 +91,9 @@ static int step_ready(struct plan *p)
 	p->fifo_fd = -1;
 	/* Keep the write end open (it is close-on-exec) until execve: `start` reads on to EOF,
 	 * so its poststart hooks run only after the startContainer hooks and the exec of the
-	 * user's program (or our death), as the OCI spec requires. */
-	(void)take_fd(&fd);
+	 * user's program (or our death), as the OCI spec requires. A failure in between is
+	 * written here too, since `create` and its sync socket are gone by then. */
+	g_start_fd = take_fd(&fd);
 	return 0;
 }
 
@@ -183,6 +187,9 @@ void init_main(struct plan *p, struct line_reader *r)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	run(p, r);
+	/* After the exec byte only `start` is listening, on the fifo: tell it what failed. */
+	if (g_start_fd >= 0)
+		dprintf(g_start_fd, "%s\n", g_err.msg);
 	sync_send_error();
 	/* _exit: stdio buffers and atexit handlers belong to stage0's copy of memory. */
 	_exit(1);

@@ -1,13 +1,13 @@
-import { awaitExecByte, awaitExec } from '../src/lib/exec-fifo';
+import { awaitExecByte, awaitExec, type ReadByte } from '../src/lib/exec-fifo';
 
 // Scripted reads and liveness answers, consumed in order.
-function script(reads: number[], alive: boolean[]) {
+function script(reads: ReturnType<ReadByte>[], alive: boolean[]) {
   const log: string[] = [];
   return {
     log,
-    readOne: () => {
-      const r = reads.shift();
-      if (r === undefined) throw new Error('read past the script');
+    read: () => {
+      if (reads.length === 0) throw new Error('read past the script');
+      const r = reads.shift()!;
       log.push(`read ${r}`);
       return r;
     },
@@ -21,32 +21,42 @@ function script(reads: number[], alive: boolean[]) {
   };
 }
 
+const ZERO = 0x30;
+
 describe('exec fifo reader', () => {
   it('gets the byte after the child opens and writes', async () => {
-    const s = script([0, -1, 1], [true, true]);
-    expect(await awaitExecByte(s.readOne, s.alive, s.pause)).toBe(true);
+    const s = script(['eof', 'again', ZERO], [true, true]);
+    expect(await awaitExecByte(s.read, s.alive, s.pause)).toBe(true);
   });
 
   // Regression: start said "exited before it could start" for a container that had run. The
   // child wrote, exec'd and exited between our read and the liveness check; the second-chance
   // read took the byte, but the loop then read again, saw EOF, and gave up.
   it('keeps the byte a quick program left before exiting', async () => {
-    const s = script([0, 1], [false]);
-    expect(await awaitExecByte(s.readOne, s.alive, s.pause)).toBe(true);
-    expect(s.log).toEqual(['read 0', 'alive false', 'read 1']);
+    const s = script(['eof', ZERO], [false]);
+    expect(await awaitExecByte(s.read, s.alive, s.pause)).toBe(true);
+    expect(s.log).toEqual(['read eof', 'alive false', `read ${ZERO}`]);
   });
 
   it('reports a child that died without writing', async () => {
-    const s = script([0, 0], [false]);
-    expect(await awaitExecByte(s.readOne, s.alive, s.pause)).toBe(false);
+    const s = script(['eof', 'eof'], [false]);
+    expect(await awaitExecByte(s.read, s.alive, s.pause)).toBe(false);
   });
 
-  it('waits for EOF (execve) after the byte, or for the child to die', async () => {
-    const s = script([-1, -1, 0], [true, true]);
-    await awaitExec(s.readOne, s.alive, s.pause);
-    expect(s.log).toEqual(['read -1', 'alive true', 'pause', 'read -1', 'alive true', 'pause', 'read 0']);
-    const dead = script([-1], [false]);
-    await awaitExec(dead.readOne, dead.alive, dead.pause);
-    expect(dead.log).toEqual(['read -1', 'alive false']);
+  it('waits for EOF (execve) after the byte and reports no failure', async () => {
+    const s = script(['again', 'again', 'eof'], [true, true]);
+    expect(await awaitExec(s.read, s.alive, s.pause)).toBe('');
+    expect(s.log).toEqual(['read again', 'alive true', 'pause', 'read again', 'alive true', 'pause', 'read eof']);
+  });
+
+  it('returns the message berth-init wrote before dying (a failed startContainer hook)', async () => {
+    const msg = [...Buffer.from('startContainer hook #0 failed\n')];
+    const s = script(['again', ...msg, 'eof'], [true]);
+    expect(await awaitExec(s.read, s.alive, s.pause)).toBe('startContainer hook #0 failed');
+  });
+
+  it('stops waiting when the child is gone', async () => {
+    const s = script(['again', 'again'], [false]);
+    expect(await awaitExec(s.read, s.alive, s.pause)).toBe('');
   });
 });

@@ -1,17 +1,17 @@
 // The reader side of the exec fifo, as a small state machine over three callbacks so the
 // races in it can be tested without a container.
 
-/** 1: got the byte; 0: EOF (no writer has the fifo open); -1: a writer has it open, no data yet. */
-export type ReadOne = () => number;
+/** One byte read; 'eof' when no writer has the fifo open; 'again' when one has, with no data yet. */
+export type ReadByte = () => number | 'eof' | 'again';
 
 /**
  * Waits for the child's byte. Returns false if the child died without writing it. A quick
  * program may write, exec and exit between a read and the liveness check: the byte then
  * still waits in the fifo, so a dead child gets one more read before it counts as dead.
  */
-export async function awaitExecByte(readOne: ReadOne, alive: () => Promise<boolean>, pause: (spins: number) => void): Promise<boolean> {
-  for (let spins = 0; readOne() !== 1; spins++) {
-    if (!(await alive())) return readOne() === 1;
+export async function awaitExecByte(read: ReadByte, alive: () => Promise<boolean>, pause: (spins: number) => void): Promise<boolean> {
+  for (let spins = 0; typeof read() !== 'number'; spins++) {
+    if (!(await alive())) return typeof read() === 'number';
     pause(spins);
   }
   return true;
@@ -20,7 +20,20 @@ export async function awaitExecByte(readOne: ReadOne, alive: () => Promise<boole
 /**
  * berth-init keeps its write end open (close-on-exec) through the startContainer hooks until
  * execve: EOF means the user's program runs (or the child died), so poststart comes after.
+ * Anything written before EOF is berth-init's message about what failed on the way.
  */
-export async function awaitExec(readOne: ReadOne, alive: () => Promise<boolean>, pause: (spins: number) => void): Promise<void> {
-  for (let spins = 0; readOne() !== 0 && (await alive()); spins++) pause(spins);
+export async function awaitExec(read: ReadByte, alive: () => Promise<boolean>, pause: (spins: number) => void): Promise<string> {
+  const message: number[] = [];
+  for (let spins = 0; ; spins++) {
+    const b = read();
+    if (b === 'eof') break;
+    if (typeof b === 'number') {
+      message.push(b);
+      continue;
+    }
+    // A dead child with no writer left reads as EOF on the next round.
+    if (!(await alive()) && read() === 'again') break;
+    pause(spins);
+  }
+  return Buffer.from(message).toString('utf8').trim();
 }

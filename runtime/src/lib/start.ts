@@ -20,19 +20,21 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   try {
     const buf = Buffer.alloc(1);
     const shared = new Int32Array(new SharedArrayBuffer(4));
-    // 1: the byte; 0: EOF (no writer has it open); -1: a writer has it open, no data yet.
-    const readOne = (): number => {
+    const read = (): number | 'eof' | 'again' => {
       try {
-        return readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null) === 1 ? buf[0]! : 'eof';
       } catch (err) {
         if (errnoCode(err) !== 'EAGAIN') throw err;
-        return -1;
+        return 'again';
       }
     };
     const alive = async () => (await pidStartTime(c.state.pid)) === c.state.pidStartTime;
     const pause = (spins: number) => Atomics.wait(shared, 0, 0, spins < 100 ? 1 : 10);
-    if (!(await awaitExecByte(readOne, alive, pause))) throw new BerthError('ERR_INIT', `container ${id} exited before it could start`);
-    await awaitExec(readOne, alive, pause);
+    if (!(await awaitExecByte(read, alive, pause))) throw new BerthError('ERR_INIT', `container ${id} exited before it could start`);
+    const failure = await awaitExec(read, alive, pause);
+    // The spec: a failing startContainer hook is an error and the container is stopped (the
+    // child has exited by now; delete removes what is left).
+    if (failure) throw new BerthError('ERR_INIT', failure);
   } finally {
     closeSync(fd);
   }
