@@ -6,7 +6,7 @@
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
-APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine containerd podman conmon
 NODE_BIN := node_modules/.bin
 
 .PHONY: all deps apt-deps npm-deps build native ts test unit e2e demo bench install clean
@@ -55,6 +55,9 @@ demo: deps build
 
 bench: deps build
 	node bench/runtime-run.js
+	node bench/runtime-exec.js
+	node bench/runtime-many.js
+	node bench/rss.js
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -50,6 +51,22 @@ static int send_master(int sock, int master, const char *name)
 	return 0;
 }
 
+/* The spec: with a terminal, the container's /dev/console is its pty. Bind the slave we hold
+ * (through its fd, not a path a container file could redirect) over an empty file. */
+static int mount_dev_console(int slave, const char *name)
+{
+	char src[40];
+	int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+
+	if (fd < 0)
+		return fail(errno, "create \"/dev/console\" for \"%s\"", name);
+	close(fd);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
+	if (mount(src, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		return fail(errno, "bind \"%s\" on \"/dev/console\"", name);
+	return 0;
+}
+
 int console_setup(struct plan *p)
 {
 	_cleanup_close_ int master = -1, slave = -1;
@@ -75,6 +92,9 @@ int console_setup(struct plan *p)
 		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
 			return fail(errno, "set console size %ux%u", p->rows, p->cols);
 	}
+	/* Only the container's init gets a console; exec (no rootfs) leaves /dev alone. */
+	if (p->rootfs && mount_dev_console(slave, name) < 0)
+		return -1;
 	if (send_master(p->console_fd, master, name) < 0)
 		return -1;
 	close(p->console_fd);

@@ -60,9 +60,13 @@ const execCommand: Command['run'] = async (ctx, flags, args) => {
   const file = flags.process as string | undefined;
   if (file !== undefined) {
     if (cmd.length) throw invalidArgument('exec: give either --process or a command, not both');
-    const given = PROCESS_FLAGS.filter((f) => flags[f] !== undefined);
+    const parsed = readProcessFile(file);
+    // conmon runs `exec --process FILE --detach --tty --console-socket S` for `podman exec -t`
+    // (runc ignores --tty there): a --tty that agrees with the file's terminal changes nothing.
+    const agrees = (f: string) => f === 'tty' && flags.tty === true && (parsed as { terminal?: unknown } | null)?.terminal === true;
+    const given = PROCESS_FLAGS.filter((f) => flags[f] !== undefined && !agrees(f));
     if (given.length) throw invalidArgument(`--${given[0]} cannot be used with --process: the file is the whole process`);
-    proc = { file: readProcessFile(file) };
+    proc = { file: parsed };
   } else {
     if (!cmd.length) throw invalidArgument('exec: a command is required (or --process FILE)');
     proc = { overrides: overrides(flags, cmd) };
