@@ -6,7 +6,7 @@
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
-APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine containerd podman conmon
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time containerd podman conmon
 NODE_BIN := node_modules/.bin
 
 .PHONY: all deps apt-deps npm-deps build native ts test unit e2e demo bench install clean

@@ -11,6 +11,7 @@ import { readHostFacts } from '../plan/host-facts';
 import { capabilityNumber } from '../plan/capabilities';
 import { writeFileAtomic } from '../util/atomic';
 import { BerthError, failedPrecondition, invalidArgument } from '../util/errors';
+import { mark } from '../util/timing';
 
 // `exec`: one more process in a running container. berth-init joins the container's
 // namespaces and sets the process up as it does init (minus the mounts); the library puts it
@@ -66,26 +67,31 @@ export async function execContainer(ctx: RuntimeContext, opts: ExecOptions): Pro
     throw invalidArgument('cannot allocate a tty for a detached exec without --console-socket: nobody would hold the pty');
   }
   if (opts.consoleSocket && !proc.terminal) throw invalidArgument('--console-socket is only for a process with a terminal (--tty or process.terminal)');
+  mark('state and bundle loaded, process validated');
 
   const [facts, joins] = await Promise.all([readHostFacts(ctx.host), namespaceJoins(c.state.pid, spec)]);
   const plan = buildExecPlan(spec, proc, { joins, facts, consoleSocket: opts.consoleSocket, preserveFds: opts.preserveFds, wait: !opts.detach });
   plan.warnings.forEach(ctx.warn);
   ctx.debug(`exec plan:\n${encodePlan(plan)}`);
+  mark('host facts and namespaces read, exec plan built');
 
   const init = InitProcess.spawn(encodePlan(plan), opts);
   let pid = 0;
   let started: string | undefined;
   try {
     pid = Number((await init.expect('pid'))[1]);
+    mark('berth-init joined the namespaces, cloned the process');
     started = await pidStartTime(pid);
     // stage0 opened the namespaces by /proc/<pid>: if init died meanwhile and its pid went
     // to another process, we would have joined a stranger's namespaces.
     if ((await pidStartTime(c.state.pid)) !== c.state.pidStartTime) throw new BerthError('ERR_INIT', `container ${opts.id} exited during exec`);
     // Before `go`: the process must not fork outside the container's limits.
     await c.cgroup.addProcess(pid);
+    mark('init checked, process joined the cgroup');
     init.send(['go', '']);
     await init.expect('ready');
     await init.expectExec();
+    mark('process set up, execve done');
   } catch (err) {
     await undoExec(pid, started, init);
     throw err;
