@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import type { Result } from './env';
@@ -25,6 +25,8 @@ export class Podman {
    * they did not exist before.
    */
   private readonly systemDirs = ['/var/lib/containers', '/var/cache/containers'].filter((p) => !existsSync(p));
+  /** conmon makes each console socket as <tmp>/conmon-term.XXXXXX and never removes it. */
+  private readonly consoleSockets = new Set(conmonTermSockets());
   private readonly global: string[];
 
   constructor() {
@@ -127,6 +129,12 @@ export class Podman {
     const state = stateEntries(runtimes.map((rt) => this.runtimeRoot(rt)));
     rmSync(this.dir, { recursive: true, force: true });
     for (const p of this.systemDirs) rmSync(p, { recursive: true, force: true });
+    for (const p of conmonTermSockets()) if (!this.consoleSockets.has(p)) rmSync(p, { force: true });
     return { mounts, processes, cgroups, state };
   }
 }
+
+function conmonTermSockets(): string[] {
+  return readdirSync(tmpdir()).filter((n) => n.startsWith('conmon-term.')).map((n) => join(tmpdir(), n));
+}
+
