@@ -3,7 +3,7 @@ import { hostname } from 'os';
 import { join } from 'path';
 import { requireRoot, sleep, type Result } from './support/env';
 import { buildImage, type Image } from './support/image';
-import { Containerd, RUNTIMES, alive, mountsUnder, ptyRun, readCalls, verbOf, type Leftovers, type RuntimeUnderTest } from './support/containerd';
+import { Containerd, alive, both, cgroupOf, mountsUnder, ptyRun, readCalls, verbOf, type Leftovers, type RuntimeUnderTest } from './support/containerd';
 
 // berth-runtime as a drop-in for runc under Debian's containerd 1.6: a private containerd,
 // Debian's `ctr`, the runc v2 shim with BinaryName set by `ctr run --runc-binary`. Every
@@ -33,7 +33,6 @@ afterAll(async () => {
   expect(leftovers).toEqual({ mounts: [], processes: [], cgroups: [], state: [] });
 });
 
-const [RUNC, BERTH] = RUNTIMES as [RuntimeUnderTest, RuntimeUnderTest];
 
 interface Step {
   step: string;
@@ -82,18 +81,7 @@ async function waitTaskStatus(id: string, status: string): Promise<string> {
 }
 
 /** The container's cgroup directory in one v1 hierarchy, from /proc/PID/cgroup. */
-function cgroupOf(pid: number, controller: string): string {
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller));
-  if (!line) throw new Error(`no ${controller} line in /proc/${pid}/cgroup`);
-  return join('/sys/fs/cgroup', controller, line.split(':')[2]!);
-}
 
-/** Runs the same scenario under runc, then berth-runtime. */
-async function both<T>(scenario: (rt: RuntimeUnderTest) => Promise<T>): Promise<[T, T]> {
-  const a = await scenario(RUNC);
-  const b = await scenario(BERTH);
-  return [a, b];
-}
 
 const IMG = () => image.ref;
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { requireRoot, sleep, type Result } from './support/env';
 import { buildImage, type Image } from './support/image';
-import { RUNTIMES, alive, mountsUnder, ptyRun, readCalls, verbOf, type Leftovers, type RuntimeUnderTest } from './support/containerd';
+import { RUNTIMES, alive, both, cgroupOf, mountsUnder, ptyRun, readCalls, verbOf, type Leftovers, type RuntimeUnderTest } from './support/containerd';
 import { Podman } from './support/podman';
 
 // berth-runtime as a drop-in for runc under Debian's podman 4 (conmon, cgroupfs): a private
@@ -31,7 +31,6 @@ afterAll(async () => {
   expect(leftovers).toEqual({ mounts: [], processes: [], cgroups: [], state: [] });
 });
 
-const [RUNC, BERTH] = RUNTIMES as [RuntimeUnderTest, RuntimeUnderTest];
 
 interface Step {
   step: string;
@@ -60,17 +59,7 @@ async function inspect(name: string, format: string, rt?: RuntimeUnderTest): Pro
   return (await pm.podman(['inspect', '-f', format, name], rt)).stdout.trim();
 }
 
-function cgroupOf(pid: number, controller: string): string {
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller));
-  if (!line) throw new Error(`no ${controller} line in /proc/${pid}/cgroup`);
-  return join('/sys/fs/cgroup', controller, line.split(':')[2]!);
-}
 
-async function both<T>(scenario: (rt: RuntimeUnderTest) => Promise<T>): Promise<[T, T]> {
-  const a = await scenario(RUNC);
-  const b = await scenario(BERTH);
-  return [a, b];
-}
 
 const IMG = () => image.ref;
 

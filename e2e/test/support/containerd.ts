@@ -408,3 +408,17 @@ export class Containerd {
     return { mounts, processes, cgroups, state };
   }
 }
+
+/** The v1 cgroup directory of `pid` in one controller's hierarchy, from /proc/<pid>/cgroup. */
+export function cgroupOf(pid: number, controller: string): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller));
+  if (!line) throw new Error(`no ${controller} line in /proc/${pid}/cgroup`);
+  return join('/sys/fs/cgroup', controller, line.split(':')[2]!);
+}
+
+/** Runs the same scenario under runc, then berth-runtime. */
+export async function both<T>(scenario: (rt: RuntimeUnderTest) => Promise<T>): Promise<[T, T]> {
+  const [runc, berth] = RUNTIMES as [RuntimeUnderTest, RuntimeUnderTest];
+  return [await scenario(runc), await scenario(berth)];
+}
+
