@@ -172,4 +172,18 @@ describe('config-linux.md', () => {
     expect(size!.trim()).toBe('0');
     expect(touch).toMatch(/Read-only file system/);
   });
+
+  it('a time namespace MUST apply linux.timeOffsets (boottime and monotonic)', async () => {
+    const day = 86400;
+    const r = await sb.run(['run', '--bundle', sb.bundle((s) => {
+      s.linux.namespaces.push({ type: 'time' });
+      s.linux.timeOffsets = { boottime: { secs: day, nanosecs: 0 }, monotonic: { secs: 2 * day, nanosecs: 0 } };
+      s.process.args = ['sh', '-c', 'cat /proc/uptime /proc/self/timens_offsets'];
+    }), sb.id()]);
+    expect(r.stderr).toBe('');
+    const [uptime, ...offsets] = r.stdout.trim().split('\n');
+    const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    expect(Number(uptime!.split(' ')[0]) - hostUptime).toBeGreaterThan(day - 60);
+    expect(offsets.map((l) => l.trim().split(/\s+/))).toEqual([['monotonic', String(2 * day), '0'], ['boottime', String(day), '0']]);
+  });
 });
