@@ -35,7 +35,7 @@ native:
 	$(MAKE) -C native-helper
 
 ts: npm-deps
-	$(NODE_BIN)/tsc -b runtime
+	$(NODE_BIN)/tsc -b runtime manager
 	$(NODE_BIN)/esbuild runtime/src/cli/bin.ts --bundle --platform=node --target=node20 --minify-syntax \
 		--outfile=bin/berth-runtime --log-level=warning
 	@chmod 755 bin/berth-runtime
@@ -46,6 +46,7 @@ unit: npm-deps
 	$(NODE_BIN)/tsc -p runtime --noEmit
 	$(NODE_BIN)/tsc -p e2e --noEmit
 	cd runtime && ../$(NODE_BIN)/jest --ci
+	cd manager && ../$(NODE_BIN)/jest --ci --runInBand
 
 e2e: build
 	cd e2e && ../$(NODE_BIN)/jest --ci --runInBand
