@@ -63,10 +63,11 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       wait: opts.foreground,
     });
     plan.warnings.forEach(ctx.warn);
-    ctx.debug(`init plan:\n${encodePlan(plan)}`);
+    const planText = encodePlan(plan);
+    ctx.debug(`init plan:\n${planText}`);
 
     mark('bundle validated, plan built');
-    init = InitProcess.spawn(encodePlan(plan), opts);
+    init = InitProcess.spawn(planText, opts);
     pid = Number((await init.expect('pid'))[1]);
     mark('berth-init cloned the container process');
 
@@ -91,7 +92,6 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       cgroupVersion: cgroup.version,
       cgroupPaths: cgroup.paths,
       hooks: { poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop },
-      foreground: opts.foreground,
     };
     if (!state.pidStartTime) throw new BerthError('ERR_INIT', `container process ${pid} exited during create`);
     const creating = JSON.stringify(toOciState(state, 'creating'));
@@ -125,7 +125,7 @@ async function undoCreate(ctx: RuntimeContext, pid: number, cgroup: CgroupManage
   if (init) {
     // Keep stage0 referenced until it is reaped: an unref'd child would let Node exit here.
     init.stage0.kill('SIGKILL');
-    init.closeSync();
+    init.closeSocket();
     await init.exited;
   }
   if (cgroup) await cgroup.destroy().catch((e: Error) => ctx.warn(`cleanup: ${e.message}`));

@@ -72,10 +72,11 @@ export async function execContainer(ctx: RuntimeContext, opts: ExecOptions): Pro
   const [facts, joins] = await Promise.all([readHostFacts(ctx.host), namespaceJoins(c.state.pid, spec)]);
   const plan = buildExecPlan(spec, proc, { joins, facts, consoleSocket: opts.consoleSocket, preserveFds: opts.preserveFds, wait: !opts.detach });
   plan.warnings.forEach(ctx.warn);
-  ctx.debug(`exec plan:\n${encodePlan(plan)}`);
+  const planText = encodePlan(plan);
+  ctx.debug(`exec plan:\n${planText}`);
   mark('host facts and namespaces read, exec plan built');
 
-  const init = InitProcess.spawn(encodePlan(plan), opts);
+  const init = InitProcess.spawn(planText, opts);
   let pid = 0;
   let started: string | undefined;
   try {
@@ -111,7 +112,7 @@ async function undoExec(pid: number, started: string | undefined, init: InitProc
     }
   }
   init.stage0.kill('SIGKILL');
-  init.closeSync();
+  init.closeSocket();
   await init.exited;
 }
 

@@ -115,13 +115,13 @@ export class InitProcess {
     this.sync.write(encodeLine(fields));
   }
 
-  closeSync(): void {
+  closeSocket(): void {
     this.sync.destroy();
   }
 
   /** Lets go of the socket and stage0 so this process can exit while the container lives on. */
   release(): void {
-    this.closeSync();
+    this.closeSocket();
     this.stage0.unref();
   }
 }

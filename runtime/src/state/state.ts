@@ -27,8 +27,6 @@ export interface StoredState {
   cgroupPaths: Record<string, string>;
   /** Hooks the runtime still has to run after create (poststart, poststop). */
   hooks?: Pick<Hooks, 'poststart' | 'poststop'>;
-  /** Set by `run` in the foreground, which deletes the container when it exits. */
-  foreground?: boolean;
   /** The resources as `update` last set them, so the next partial update merges onto them. */
   resources?: LinuxResources;
 }
