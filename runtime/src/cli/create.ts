@@ -1,7 +1,7 @@
 import type { Command } from './commands';
 import type { FlagSpec } from './args';
 import { oneId } from './util';
-import { createContainer } from '../lib/create';
+import { createContainer, type CreateOptions } from '../lib/create';
 
 /** Flags `create` and `run` share; the rest are accepted because runc accepts them. */
 export const CREATE_FLAGS: FlagSpec = {
@@ -17,17 +17,21 @@ const command: Command = {
   usage: 'create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] ID',
   flags: CREATE_FLAGS,
   async run(ctx, flags, args) {
-    const id = oneId(args, 'create');
-    const { init } = await createContainer(ctx, {
-      id,
-      bundle: (flags.bundle as string | undefined) ?? '.',
-      consoleSocket: flags['console-socket'] as string | undefined,
-      pidFile: flags['pid-file'] as string | undefined,
-      noPivot: Boolean(flags['no-pivot']),
-      preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
-    });
+    const { init } = await createContainer(ctx, createOptions(oneId(args, 'create'), flags));
     init.release();
     return 0;
   },
 };
 export default command;
+
+/** The create options `create` and `run` read from the flags they share. */
+export function createOptions(id: string, flags: Record<string, unknown>): CreateOptions {
+  return {
+    id,
+    bundle: (flags.bundle as string | undefined) ?? '.',
+    consoleSocket: flags['console-socket'] as string | undefined,
+    pidFile: flags['pid-file'] as string | undefined,
+    noPivot: Boolean(flags['no-pivot']),
+    preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
+  };
+}

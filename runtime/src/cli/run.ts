@@ -1,5 +1,5 @@
 import type { Command } from './commands';
-import { CREATE_FLAGS } from './create';
+import { CREATE_FLAGS, createOptions } from './create';
 import { oneId } from './util';
 import { createContainer } from '../lib/create';
 import { startContainer } from '../lib/start';
@@ -28,15 +28,7 @@ const command: Command = {
   async run(ctx, flags, args) {
     const id = oneId(args, 'run');
     const detach = Boolean(flags.detach);
-    const { init } = await createContainer(ctx, {
-      id,
-      bundle: (flags.bundle as string | undefined) ?? '.',
-      consoleSocket: flags['console-socket'] as string | undefined,
-      pidFile: flags['pid-file'] as string | undefined,
-      noPivot: Boolean(flags['no-pivot']),
-      preserveFds: (flags['preserve-fds'] as number | undefined) ?? 0,
-      foreground: !detach,
-    });
+    const { init } = await createContainer(ctx, { ...createOptions(id, flags), foreground: !detach });
     if (detach) {
       init.release();
       await startContainer(ctx, id);
