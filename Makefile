@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time containerd podman conmon
 NODE_BIN := node_modules/.bin
 
-.PHONY: all deps apt-deps npm-deps build native ts test unit e2e demo bench install clean
+.PHONY: all deps apt-deps npm-deps build native proto ts test unit e2e demo bench install clean
 
 all: build
 
@@ -34,7 +34,11 @@ build: native ts
 native:
 	$(MAKE) -C native-helper
 
-ts: npm-deps
+# containerd's wire contracts → manager/src/api/generated (gitignored, rewritten only on change)
+proto: npm-deps
+	node manager/scripts/gen-proto.js
+
+ts: npm-deps proto
 	$(NODE_BIN)/tsc -b runtime manager
 	$(NODE_BIN)/esbuild runtime/src/cli/bin.ts --bundle --platform=node --target=node20 --minify-syntax \
 		--outfile=bin/berth-runtime --log-level=warning
@@ -42,7 +46,7 @@ ts: npm-deps
 
 test: deps build unit e2e
 
-unit: npm-deps
+unit: npm-deps proto
 	$(NODE_BIN)/tsc -p runtime --noEmit
 	$(NODE_BIN)/tsc -p e2e --noEmit
 	cd runtime && ../$(NODE_BIN)/jest --ci
