@@ -6,7 +6,7 @@
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
-APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time containerd podman conmon
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon
 NODE_BIN := node_modules/.bin
 
 .PHONY: all deps apt-deps npm-deps build native proto ts test unit e2e demo bench install clean
@@ -33,6 +33,7 @@ build: native ts
 
 native:
 	$(MAKE) -C native-helper
+	$(MAKE) -C shim
 
 # containerd's wire contracts → manager/src/api/generated (gitignored, rewritten only on change)
 proto: npm-deps
@@ -66,8 +67,9 @@ bench: deps build
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 bin/berth-runtime bin/berth-init $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 bin/berth-runtime bin/berth-init bin/berth-shim $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	$(MAKE) -C native-helper clean
+	$(MAKE) -C shim clean
 	rm -rf bin runtime/dist runtime/*.tsbuildinfo
