@@ -4,4 +4,4 @@ export { startShim, ShimStartError } from './start';
 export type { ShimStartOptions, StartedShim } from './start';
 export { ShimClient, ShimError, consoleSocketPath } from './client';
 export type { ShimState, ShimExit, ShimExecOptions } from './client';
-export { SyncListener, InitSession, InitHandshakeError, initHandshake } from './sync';
+export { SyncListener, initHandshake } from './sync';

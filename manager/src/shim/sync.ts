@@ -1,86 +1,13 @@
 import { createServer, type Server, type Socket } from 'net';
 import { promises as fs } from 'fs';
-import { decodeLine, encodeLine } from '@berth/runtime/dist/plan/codec';
+import { SyncChannel } from '@berth/runtime/dist/lib/sync-channel';
+import { BerthError } from '@berth/runtime/dist/util/errors';
 
 // berthd's end of berth-init's sync socket when the shim starts berth-init: berthd listens,
 // the shim connects and hands the connection to berth-init as fd 3, and berthd speaks
-// native-helper/PROTOCOL.md over the accepted end exactly as the runtime library's
-// InitProcess does over its socketpair.
+// native-helper/PROTOCOL.md over the accepted end with the runtime library's SyncChannel,
+// the same one InitProcess uses over its socketpair.
 
-export class InitHandshakeError extends Error {
-  readonly code = 'ERR_INIT';
-}
-
-/** One berth-init session over an accepted connection: messages are read in order. */
-export class InitSession {
-  private buffered = '';
-  private lines: string[][] = [];
-  private waiting?: () => void;
-  private closed = false;
-
-  constructor(private readonly sync: Socket) {
-    sync.setEncoding('utf8');
-    sync.on('data', (chunk: string) => {
-      this.buffered += chunk;
-      let nl: number;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        this.lines.push(decodeLine(this.buffered.slice(0, nl)));
-        this.buffered = this.buffered.slice(nl + 1);
-      }
-      this.wake();
-    });
-    const onEnd = () => {
-      this.closed = true;
-      this.wake();
-    };
-    sync.on('end', onEnd);
-    sync.on('close', onEnd);
-    sync.on('error', onEnd);
-  }
-
-  private wake(): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.();
-  }
-
-  private async next(): Promise<string[] | undefined> {
-    while (!this.lines.length && !this.closed) await new Promise<void>((r) => (this.waiting = r));
-    return this.lines.shift();
-  }
-
-  /** The plan, as encodePlan() makes it (ends with `end`). */
-  sendPlan(plan: string): void {
-    this.sync.write(plan);
-  }
-
-  send(fields: (string | number)[]): void {
-    this.sync.write(encodeLine(fields));
-  }
-
-  /** Waits for `pid` or `ready`; an `error` line becomes an error with berth-init's message. */
-  async expect(what: 'pid' | 'ready'): Promise<string[]> {
-    const line = await this.next();
-    if (line === undefined) throw new InitHandshakeError(`berth-init closed the sync socket while ${what} was expected`);
-    if (line[0] === 'error') throw new InitHandshakeError(line[2] ?? `errno ${line[1]}`);
-    if (line[0] !== what) throw new InitHandshakeError(`berth-init sent ${JSON.stringify(line[0])} where ${what} was expected`);
-    return line;
-  }
-
-  /** After `ready` with no exec fifo: resolves at execve (EOF), rejects on an `error` line. */
-  async expectExec(): Promise<void> {
-    const line = await this.next();
-    if (line === undefined) return;
-    if (line[0] === 'error') throw new InitHandshakeError(line[2] ?? `errno ${line[1]}`);
-    throw new InitHandshakeError(`berth-init sent ${JSON.stringify(line[0])} where exec was expected`);
-  }
-
-  close(): void {
-    this.sync.destroy();
-  }
-}
-
-/** A unix socket berthd listens on for one shim's berth-init connections. */
 export class SyncListener {
   private pending: Socket[] = [];
   private waiters: ((s: Socket) => void)[] = [];
@@ -112,13 +39,13 @@ export class SyncListener {
   }
 
   /** The next berth-init connection (the shim connects before it starts berth-init). */
-  async accept(timeoutMs = 10_000): Promise<InitSession> {
+  async accept(timeoutMs = 10_000): Promise<SyncChannel> {
     const s =
       this.pending.shift() ??
       (await new Promise<Socket>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.waiters.splice(this.waiters.indexOf(done), 1);
-          reject(new InitHandshakeError(`no berth-init connected to ${this.path} within ${timeoutMs} ms`));
+          reject(new BerthError('ERR_INIT', `no berth-init connected to ${this.path} within ${timeoutMs} ms`));
         }, timeoutMs);
         const done = (sock: Socket) => {
           clearTimeout(timer);
@@ -126,7 +53,7 @@ export class SyncListener {
         };
         this.waiters.push(done);
       }));
-    return new InitSession(s);
+    return new SyncChannel(s);
   }
 
   async close(): Promise<void> {
@@ -142,9 +69,9 @@ export class SyncListener {
  * also waits for berth-init's EOF at execve. Resolves to the process's host pid; on failure
  * the session is closed, which makes a waiting child exit.
  */
-export async function initHandshake(session: InitSession, plan: string, setup: (pid: number) => Promise<string>, opts: { exec?: boolean } = {}): Promise<number> {
+export async function initHandshake(session: SyncChannel, plan: string, setup: (pid: number) => Promise<string>, opts: { exec?: boolean } = {}): Promise<number> {
   try {
-    session.sendPlan(plan);
+    session.write(plan);
     const pid = Number((await session.expect('pid'))[1]);
     session.send(['go', await setup(pid)]);
     await session.expect('ready');
