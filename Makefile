@@ -39,11 +39,20 @@ native:
 proto: npm-deps
 	node manager/scripts/gen-proto.js
 
+# bin/berthd is one bundle except lmdb (a native addon, with its own optional natives), which
+# is loaded at run time from the repository's node_modules: the banner puts that directory
+# (absolute, as built) and ../node_modules next to the binary on the bundle's search path.
+export BERTHD_BANNER := module.paths.unshift(require("path").resolve(__dirname, "..", "node_modules"), "$(abspath node_modules)");
+
 ts: npm-deps proto
 	$(NODE_BIN)/tsc -b runtime manager
 	$(NODE_BIN)/esbuild runtime/src/cli/bin.ts --bundle --platform=node --target=node20 --minify-syntax \
 		--outfile=bin/berth-runtime --log-level=warning
 	@chmod 755 bin/berth-runtime
+	$(NODE_BIN)/esbuild manager/src/cmd/berthd.ts --bundle --platform=node --target=node20 --minify-syntax \
+		--external:lmdb --banner:js="$$BERTHD_BANNER" --define:BERTH_REVISION="\"$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"" \
+		--outfile=bin/berthd --log-level=warning
+	@chmod 755 bin/berthd
 
 test: deps build unit e2e
 

@@ -214,7 +214,7 @@ describe('leases', () => {
     await md.leases.create('default', 'other');
     expect(leaseExpiry(md.leases.get('default', 'other'))).toBeUndefined();
     await expectKind(md.leases.create('default', 'pull-1'), 'AlreadyExists');
-    await expectKind(md.leases.create('default', 'bad id!'), 'InvalidArgument');
+    await expectKind(md.leases.create('default', 'bad/id'), 'InvalidArgument');
     await expectKind(md.leases.create('default', 'x', { 'containerd.io/gc.expire': 'tomorrow' }), 'InvalidArgument', /RFC3339/);
     expect(md.leases.list('default').map((x) => x.id)).toEqual(['other', 'pull-1']);
     expect(md.leases.list('default', 'labels.kind==pull').map((x) => x.id)).toEqual(['pull-1']);
@@ -395,5 +395,30 @@ describe('filter parser', () => {
     expect(parseFilters('name==a,b').match(adaptor)).toBe(false); // "b" is a presence selector of field b
     expect(parseFilters('labels.x==1, name~=/^a,/').match(adaptor)).toBe(true);
     expect(parseFilters('').match(adaptor)).toBe(true);
+  });
+});
+
+// Regression: ctr run failed about once in 16 against berthd, because ctr's random lease ids
+// (`<nanoseconds>-<base64url>`) may end in '-' and the lease store held them to the
+// namespace naming rule, which containerd does not apply to leases.
+describe('lease ids as ctr makes them', () => {
+  it('accepts ids ending in - or holding -- and _, refuses / and empty', async () => {
+    const { openMetadata } = await import('../src/core/metadata');
+    const { mkdtempSync, rmSync } = await import('fs');
+    const { join } = await import('path');
+    const { tmpdir } = await import('os');
+    const root = mkdtempSync(join(tmpdir(), 'berth-lease-ids-'));
+    const md = await openMetadata({ root });
+    try {
+      for (const id of ['973451330-6j2-', '12--ab', 'x_-_y', '1-Ab_c']) {
+        await md.leases.create('ns1', id);
+        expect((await md.leases.get('ns1', id)).id).toBe(id);
+      }
+      await expect(md.leases.create('ns1', 'a/b')).rejects.toThrow(/lease id "a\/b"/);
+      await expect(md.leases.create('ns1', '')).rejects.toThrow(/lease id must not be empty/);
+    } finally {
+      await md.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

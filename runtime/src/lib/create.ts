@@ -10,7 +10,9 @@ import type { CgroupLayout, CgroupManager } from '../cgroups/types';
 import { runHooks } from '../hooks/run';
 import { withDefaultDevices } from '../plan/device-rules';
 import { mark } from '../util/timing';
+import type { ChildProcess } from 'child_process';
 import { InitProcess, type InitSpawnOptions } from './init-process';
+import type { SyncChannel } from './sync-channel';
 import { writeFileAtomic } from '../util/atomic';
 import { BerthError, invalidArgument, invalidConfig } from '../util/errors';
 
@@ -31,15 +33,63 @@ export interface Created {
 }
 
 /**
+ * A berth-init session someone started for us: the sync channel, with the plan already
+ * written to it, and stage0 if it is our child (it is not when berth-shim started it).
+ */
+export interface Launched {
+  channel: SyncChannel;
+  stage0?: ChildProcess;
+}
+
+/**
+ * Starts berth-init with `planText` and returns its sync channel. The default spawns
+ * berth-init ourselves (InitProcess); berthd asks berth-shim to start it instead, and accepts
+ * the connection the shim hands berth-init as fd 3.
+ */
+export type Launch = (planText: string) => Promise<Launched>;
+
+/**
+ * The create half of the handshake with berth-init started by `launch`: everything
+ * createContainer does (validate, plan, cgroup, id maps, hooks, state record), without
+ * spawning berth-init. The channel is closed once the child is ready (it then blocks on the
+ * exec fifo); on failure nothing is left behind (the child is killed, stage0 reaped if ours).
+ */
+export async function createContainerWith(ctx: RuntimeContext, opts: Omit<CreateOptions, 'foreground' | keyof InitSpawnOptions>, launch: Launch): Promise<{ state: StoredState }> {
+  const box: { launched?: Launched } = {};
+  const { state } = await createSteps(
+    ctx,
+    opts,
+    async (planText) => (box.launched = await launch(planText)).channel,
+    () => (box.launched?.stage0 ? { stage0: box.launched.stage0 } : undefined),
+  );
+  box.launched?.channel.close();
+  return { state };
+}
+
+/**
  * The create half of the handshake (ARCHITECTURE.md): validate, plan, clone through
  * berth-init, set up the cgroup and user mappings while the child waits, and record the
  * state once the child blocks on the exec fifo. On any failure nothing is left behind.
  */
 export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
+  let init: InitProcess | undefined;
+  const { state } = await createSteps(ctx, opts, async (planText) => {
+    init = InitProcess.spawn(planText, opts);
+    return init.channel;
+  }, () => init);
+  return { state, init: init! };
+}
+
+async function createSteps(
+  ctx: RuntimeContext,
+  opts: CreateOptions,
+  start: (planText: string) => Promise<SyncChannel>,
+  spawned: () => { stage0: ChildProcess } | undefined = () => undefined,
+): Promise<{ state: StoredState }> {
   const stateDir = await ctx.store.reserve(opts.id);
   let cgroup: CgroupManager | undefined;
   let pid = 0;
-  let init: InitProcess | undefined;
+  let channel: SyncChannel | undefined;
   try {
     const bundle = await loadBundle(ctx.host, opts.bundle);
     const { spec } = bundle;
@@ -67,8 +117,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     ctx.debug(`init plan:\n${planText}`);
 
     mark('bundle validated, plan built');
-    init = InitProcess.spawn(planText, opts);
-    pid = Number((await init.expect('pid'))[1]);
+    channel = await start(planText);
+    pid = Number((await channel.expect('pid'))[1]);
     mark('berth-init cloned the container process');
 
     // The child waits for "go": this is the window to put it in its cgroup (before it can
@@ -97,20 +147,27 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     const creating = JSON.stringify(toOciState(state, 'creating'));
     await runHooks('prestart', spec.hooks?.prestart, creating);
     await runHooks('createRuntime', spec.hooks?.createRuntime, creating);
-    init.send(['go', JSON.stringify(toOciState(state, 'created'))]);
-    await init.expect('ready');
+    channel.send(['go', JSON.stringify(toOciState(state, 'created'))]);
+    await channel.expect('ready');
     mark('container set up, waiting on the exec fifo');
 
     await ctx.store.write(state);
     if (opts.pidFile) await writeFileAtomic(opts.pidFile, String(pid), 0o644);
-    return { state, init };
+    return { state };
   } catch (err) {
-    await undoCreate(ctx, pid, cgroup, stateDir, init);
+    await undoCreate(ctx, pid, cgroup, stateDir, channel, spawned());
     throw err;
   }
 }
 
-async function undoCreate(ctx: RuntimeContext, pid: number, cgroup: CgroupManager | undefined, stateDir: string, init: InitProcess | undefined): Promise<void> {
+async function undoCreate(
+  ctx: RuntimeContext,
+  pid: number,
+  cgroup: CgroupManager | undefined,
+  stateDir: string,
+  channel: SyncChannel | undefined,
+  init: { stage0: ChildProcess } | undefined,
+): Promise<void> {
   if (pid > 0) {
     const started = await pidStartTime(pid);
     try {
@@ -122,14 +179,18 @@ async function undoCreate(ctx: RuntimeContext, pid: number, cgroup: CgroupManage
     // right after a failed create must not see it.
     for (let i = 0; i < 500 && started !== undefined && (await pidStartTime(pid)) === started; i++) await new Promise((r) => setTimeout(r, 2));
   }
-  if (init) {
-    // Keep stage0 referenced until it is reaped: an unref'd child would let Node exit here.
-    init.stage0.kill('SIGKILL');
-    init.closeSocket();
-    await init.exited;
-  }
+  channel?.close();
+  if (init) await reap(init.stage0);
   if (cgroup) await cgroup.destroy().catch((e: Error) => ctx.warn(`cleanup: ${e.message}`));
   await fs.rm(stateDir, { recursive: true, force: true });
+}
+
+/** Kills stage0 (our child) and waits until it is reaped. */
+export async function reap(stage0: ChildProcess): Promise<void> {
+  // Keep stage0 referenced until it is reaped: an unref'd child would let Node exit here.
+  const exited = stage0.exitCode !== null || stage0.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => stage0.once('exit', () => r()));
+  stage0.kill('SIGKILL');
+  await exited;
 }
 
 async function writeIdMaps(pid: number, uid?: { containerID: number; hostID: number; size: number }[], gid?: typeof uid): Promise<void> {

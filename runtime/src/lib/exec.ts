@@ -1,7 +1,10 @@
 import { promises as fs } from 'fs';
+import type { ChildProcess } from 'child_process';
 import type { RuntimeContext } from './context';
 import { loadContainer } from './load';
 import { InitProcess, type InitSpawnOptions } from './init-process';
+import type { SyncChannel } from './sync-channel';
+import { reap, type Launch, type Launched } from './create';
 import { pidStartTime } from '../state/state';
 import { loadBundle } from '../spec/load';
 import { validateSpec } from '../spec/validate';
@@ -55,6 +58,39 @@ export interface Executed {
 
 /** Runs a process in container `id`; resolves once it has exec'd. */
 export async function execContainer(ctx: RuntimeContext, opts: ExecOptions): Promise<Executed> {
+  let init: InitProcess | undefined;
+  const pid = await execSteps(ctx, opts, async (planText) => {
+    init = InitProcess.spawn(planText, opts);
+    return init.channel;
+  }, () => init);
+  if (opts.pidFile) await writeFileAtomic(opts.pidFile, String(pid), 0o644);
+  return { pid, init: init! };
+}
+
+/**
+ * exec with berth-init started by `launch` (berthd: by berth-shim's `exec`): the same checks,
+ * plan and cgroup join as execContainer. The plan never asks stage0 to wait (whoever started
+ * berth-init is its parent and reaps it): `detach` is implied. Resolves to the host pid once
+ * the process has exec'd; the channel is closed then.
+ */
+export async function execContainerWith(ctx: RuntimeContext, opts: Omit<ExecOptions, 'detach' | 'pidFile' | keyof InitSpawnOptions>, launch: Launch): Promise<{ pid: number }> {
+  const box: { launched?: Launched } = {};
+  const pid = await execSteps(
+    ctx,
+    { ...opts, detach: true },
+    async (planText) => (box.launched = await launch(planText)).channel,
+    () => (box.launched?.stage0 ? { stage0: box.launched.stage0 } : undefined),
+  );
+  box.launched?.channel.close();
+  return { pid };
+}
+
+async function execSteps(
+  ctx: RuntimeContext,
+  opts: ExecOptions,
+  start: (planText: string) => Promise<SyncChannel>,
+  spawned: () => { stage0: ChildProcess } | undefined,
+): Promise<number> {
   const c = await loadContainer(ctx, opts.id);
   if (c.status === 'stopped') throw failedPrecondition(`cannot exec in a stopped container: ${opts.id}`);
   // Its namespaces exist, but the container's own program has not run: nothing is there yet.
@@ -76,11 +112,12 @@ export async function execContainer(ctx: RuntimeContext, opts: ExecOptions): Pro
   ctx.debug(`exec plan:\n${planText}`);
   mark('host facts and namespaces read, exec plan built');
 
-  const init = InitProcess.spawn(planText, opts);
+  let channel: SyncChannel | undefined;
   let pid = 0;
   let started: string | undefined;
   try {
-    pid = Number((await init.expect('pid'))[1]);
+    channel = await start(planText);
+    pid = Number((await channel.expect('pid'))[1]);
     mark('berth-init joined the namespaces, cloned the process');
     started = await pidStartTime(pid);
     // stage0 opened the namespaces by /proc/<pid>: if init died meanwhile and its pid went
@@ -89,19 +126,18 @@ export async function execContainer(ctx: RuntimeContext, opts: ExecOptions): Pro
     // Before `go`: the process must not fork outside the container's limits.
     await c.cgroup.addProcess(pid);
     mark('init checked, process joined the cgroup');
-    init.send(['go', '']);
-    await init.expect('ready');
-    await init.expectExec();
+    channel.send(['go', '']);
+    await channel.expect('ready');
+    await channel.expectExec();
     mark('process set up, execve done');
   } catch (err) {
-    await undoExec(pid, started, init);
+    await undoExec(pid, started, channel, spawned());
     throw err;
   }
-  if (opts.pidFile) await writeFileAtomic(opts.pidFile, String(pid), 0o644);
-  return { pid, init };
+  return pid;
 }
 
-async function undoExec(pid: number, started: string | undefined, init: InitProcess): Promise<void> {
+async function undoExec(pid: number, started: string | undefined, channel: SyncChannel | undefined, init: { stage0: ChildProcess } | undefined): Promise<void> {
   // The process may have failed and been reaped by stage0 already: a pid with another start
   // time is someone else's now.
   if (pid > 0 && started !== undefined && (await pidStartTime(pid)) === started) {
@@ -111,9 +147,8 @@ async function undoExec(pid: number, started: string | undefined, init: InitProc
       /* already gone */
     }
   }
-  init.stage0.kill('SIGKILL');
-  init.closeSocket();
-  await init.exited;
+  channel?.close();
+  if (init) await reap(init.stage0);
 }
 
 /** config.json's process with the exec flags applied (the caller validates the result). */

@@ -24,7 +24,8 @@ export interface InitSpawnOptions {
 /** One run of berth-init that we spawned: the stage0 process and the sync channel to it. */
 export class InitProcess {
   readonly exited: Promise<number>;
-  private readonly channel: SyncChannel;
+  /** The sync socket to stage0, with the plan written. */
+  readonly channel: SyncChannel;
 
   private constructor(
     readonly stage0: ChildProcess,

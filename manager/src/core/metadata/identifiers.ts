@@ -36,6 +36,16 @@ export function validateLabels(labels: Record<string, string> | undefined, what 
   }
 }
 
+/**
+ * A lease id: containerd keeps no naming rule for leases, and ctr's own random ids
+ * (`<nanoseconds>-<base64url>`) may end in '-' or hold '--'. Only what a key cannot
+ * carry is refused.
+ */
+export function validateLeaseId(id: string): void {
+  if (id === '') throw invalidArgument('lease id must not be empty');
+  if (id.length > 255 || /[\u0000/]/.test(id)) throw invalidArgument(`lease id ${JSON.stringify(id)}: at most 255 characters, no '/' or NUL`);
+}
+
 /** A content digest; berth stores sha256 only. */
 export function validateDigest(d: string): void {
   if (typeof d !== 'string' || !DIGEST.test(d)) {

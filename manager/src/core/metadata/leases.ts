@@ -5,7 +5,7 @@
 import { alreadyExists, invalidArgument, notFound, notImplemented } from '../errors';
 import { MetadataDB, Txn, copyLabels } from './db';
 import { Adaptor, labelField, parseFilters } from './filters';
-import { validateDigest, validateIdentifier, validateKeyPart, validateLabels, validateNamespace } from './identifiers';
+import { validateDigest, validateKeyPart, validateLabels, validateLeaseId, validateNamespace } from './identifiers';
 import { ensureNamespace } from './namespaces';
 import { LeaseRecord, keys } from './schema';
 
@@ -78,7 +78,7 @@ export class LeaseStore {
 
   async create(ns: string, id: string, labels: Record<string, string> = {}): Promise<Lease> {
     validateNamespace(ns);
-    validateIdentifier(id, 'lease id');
+    validateLeaseId(id);
     validateLabels(labels, `lease ${JSON.stringify(id)}`);
     const exp = labels[LABEL_GC_EXPIRE];
     if (exp !== undefined && (!RFC3339.test(exp) || Number.isNaN(new Date(exp).getTime()))) {

@@ -1,0 +1,131 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { BIN, sleep, type Result } from './env';
+import { run } from './containerd';
+
+// A private berthd for the e2e tests: its own root, state and socket under one temp dir,
+// started from bin/berthd, stopped by pid, and driven with Debian's containerd `ctr`.
+// The temp dir avoids the word "berth" (the leak snapshots of other e2e files match it).
+
+export const BERTHD = join(BIN, 'berthd');
+export const CTR = '/usr/bin/ctr';
+
+export function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export class PrivateBerthd {
+  readonly dir = mkdtempSync(join(tmpdir(), 'bd-e2e-'));
+  /** Top-level cgroup dirs before we ran: ctr's /<namespace>/<id> cgroups leave new parents. */
+  private readonly cgroupsBefore = new Set(topLevelCgroups());
+  readonly root = join(this.dir, 'root');
+  readonly state = join(this.dir, 'state');
+  readonly address = join(this.dir, 'state', 'd.sock');
+  readonly logFile = join(this.dir, 'berthd.log');
+  child?: ChildProcess;
+  /** Resolves with the exit code (or 128+signal) of the current child. */
+  exited?: Promise<number>;
+
+  /** Starts bin/berthd (extra flags after ours) and waits until ctr can reach it. */
+  async start(extra: string[] = []): Promise<void> {
+    const log = openSync(this.logFile, 'a');
+    const child = spawn(BERTHD, ['--root', this.root, '--state', this.state, '--address', this.address, ...extra], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))));
+    for (let i = 0; i < 250; i++) {
+      if (child.exitCode !== null) break;
+      if (existsSync(this.address) && (await this.ctr(['version'])).code === 0) return;
+      await sleep(40);
+    }
+    throw new Error(`berthd did not come up: ${this.log().slice(-2000)}`);
+  }
+
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  ctr(args: string[], opts: { namespace?: string; timeoutMs?: number } = {}): Promise<Result> {
+    return run(CTR, ['--address', this.address, ...(opts.namespace ? ['--namespace', opts.namespace] : []), ...args], { timeoutMs: opts.timeoutMs ?? 20000 });
+  }
+
+  /** Sends `signal` and waits for the exit; SIGKILL after 10 s. Returns the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+    const child = this.child;
+    if (!child?.pid || !this.exited) return 0;
+    if (alive(child.pid)) process.kill(child.pid, signal);
+    const timer = setTimeout(() => alive(child.pid!) && process.kill(child.pid!, 'SIGKILL'), 10000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    this.child = undefined;
+    return code;
+  }
+
+  /**
+   * Deletes every task and container it still has (berthd leaves containers running when it
+   * stops, by design), stops it, then removes whatever is left of ours: shims by pid, mounts
+   * and the temp dir. Run by every test file's afterAll, pass or fail.
+   */
+  async cleanup(): Promise<void> {
+    if (this.child && alive(this.child.pid!)) {
+      const namespaces = (await this.ctr(['namespaces', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+      for (const namespace of namespaces) {
+        for (const id of (await this.ctr(['task', 'ls', '-q'], { namespace })).stdout.split('\n').filter(Boolean)) {
+          await this.ctr(['task', 'kill', '-s', 'SIGKILL', id], { namespace });
+          await this.ctr(['task', 'delete', '--force', id], { namespace });
+        }
+        for (const id of (await this.ctr(['containers', 'ls', '-q'], { namespace })).stdout.split('\n').filter(Boolean)) {
+          await this.ctr(['containers', 'rm', id], { namespace });
+        }
+      }
+    }
+    await this.stop('SIGKILL');
+    for (const pid of pidsMentioning(this.dir)) process.kill(pid, 'SIGKILL');
+    for (const mnt of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', mnt]);
+    for (const dir of topLevelCgroups()) {
+      if (this.cgroupsBefore.has(dir)) continue;
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not empty: something else of ours leaked into it, and the leak checks will say so
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Processes whose command line names a path under `dir` (our shims), by pid. */
+function pidsMentioning(dir: string): number[] {
+  const pids: number[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)) pids.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids.filter((p) => p !== process.pid);
+}
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir + '/'));
+}
+
+function topLevelCgroups(): string[] {
+  const out: string[] = [];
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    try {
+      for (const d of readdirSync(join('/sys/fs/cgroup', h), { withFileTypes: true })) if (d.isDirectory()) out.push(join('/sys/fs/cgroup', h, d.name));
+    } catch {
+      // not a hierarchy
+    }
+  }
+  return out;
+}
+

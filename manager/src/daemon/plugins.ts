@@ -1,0 +1,28 @@
+// Every plugin berthd starts. Order here does not matter (the registry sorts by requires);
+// it is only the order among plugins free to start at the same point, and so the order
+// `ctr plugins ls` shows. To add one: import its Plugin object and put it in the list.
+
+import { eventsPlugin } from '../services/events';
+import { introspectionPlugin } from '../services/introspection';
+import { leasesPlugin } from '../services/leases';
+import { namespacesPlugin } from '../services/namespaces';
+import { versionPlugin } from '../services/version';
+import { exchangePlugin, metadataPlugin } from './core-plugins';
+import { STORAGE_PLUGINS } from '../plugins';
+import { tasksPlugin } from '../plugins/tasks';
+import type { Plugin } from './plugin';
+
+export const PLUGINS: Plugin<any>[] = [
+  // core
+  metadataPlugin,
+  exchangePlugin,
+  // gRPC services
+  versionPlugin,
+  namespacesPlugin,
+  leasesPlugin,
+  eventsPlugin,
+  introspectionPlugin,
+  // content, snapshotters, differ and their services; containers; tasks
+  ...STORAGE_PLUGINS,
+  tasksPlugin,
+];
