@@ -17,8 +17,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await d?.cleanup();
-  image?.cleanup();
+  try {
+    await d?.cleanup();
+  } finally {
+    image?.cleanup();
+  }
 });
 
 describe('ctr against berthd', () => {
