@@ -1,15 +1,16 @@
 # berth — build, test and benchmark everything from one place.
 #   make deps    install what build and tests need (Debian apt + npm; run as root)
-#   make build   bin/berth-runtime, bin/berth-init, bin/berth-probe
+#   make build   bin/berth-runtime, bin/berthd, bin/berth-init, bin/berth-shim, bin/berth-probe
 #   make test    deps + build + unit tests + e2e tests (real containers; root)
-#   make demo    deps + build + run a container from a busybox-static bundle
+#   make demo    deps + build + start berthd, import a local busybox image, run a container
+#   make image   build/images/busybox.tar, made offline from busybox-static
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
 APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon
 NODE_BIN := node_modules/.bin
 
-.PHONY: all deps apt-deps npm-deps build native proto ts test unit e2e demo bench install clean
+.PHONY: all deps apt-deps npm-deps build native proto ts image test unit e2e demo bench install clean
 
 all: build
 
@@ -64,6 +65,11 @@ unit: npm-deps proto
 
 e2e: build
 	cd e2e && ../$(NODE_BIN)/jest --ci --runInBand
+
+# The busybox-static image the demo runs: build/images/busybox.tar (prints its path and name).
+image: build
+	@$(NODE_BIN)/esbuild e2e/make-image.ts --bundle --platform=node --log-level=warning --outfile=build/make-image.js
+	@BERTH_REPO=$(CURDIR) node build/make-image.js
 
 demo: deps build
 	bash e2e/demo.sh

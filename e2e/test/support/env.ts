@@ -6,7 +6,8 @@ import { join, resolve } from 'path';
 // What every e2e test needs: the built binaries, a private --root, busybox bundles, and
 // leak checks. Tests need root; without it they fail loudly rather than pass by skipping.
 
-export const REPO = resolve(__dirname, '..', '..', '..');
+// BERTH_REPO: for this module bundled elsewhere (make image), where __dirname is not its own.
+export const REPO = process.env.BERTH_REPO ?? resolve(__dirname, '..', '..', '..');
 export const BIN = join(REPO, 'bin');
 export const RUNTIME = join(BIN, 'berth-runtime');
 export const PROBE = join(BIN, 'berth-probe');
