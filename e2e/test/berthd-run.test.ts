@@ -59,4 +59,54 @@ describe('ctr against berthd', () => {
     expect((await d.ctr(['containers', 'rm', 'web'])).code).toBe(0);
     expect((await d.ctr(['containers', 'ls', '-q'])).stdout.trim()).toBe('');
   });
+
+  it('ctr events shows a task\'s events in order: create, start, exit, delete', async () => {
+    const { spawn } = await import('child_process');
+    const { CTR } = await import('./support/berthd');
+    const events = spawn(CTR, ['--address', d.address, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    events.stdout.on('data', (b) => (out += b));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await d.ctr(['run', '--rm', image.ref, 'ev-1', 'true'])).code).toBe(0);
+      for (let i = 0; i < 50 && !/\/tasks\/delete/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      events.kill('SIGKILL');
+    }
+    // `<date> <time> <zone> UTC <namespace> <topic> <event JSON>`
+    const lines = out.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[5]?.startsWith('/tasks/') && f.slice(6).join(' ').includes('"ev-1"'));
+    expect(lines.map((f) => f[5])).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    // The exit carries the real exit time, not protobuf's zero.
+    const exit = JSON.parse(lines[2]!.slice(6).join(' '));
+    expect(Date.now() - new Date(exit.exited_at).getTime()).toBeLessThan(60_000);
+  });
+
+  it('keeps containers across a berthd SIGKILL; one that died meanwhile reports its real exit code', async () => {
+    expect((await d.ctr(['run', '-d', image.ref, 'keep', 'sleep', '300'])).code).toBe(0);
+    expect((await d.ctr(['run', '-d', image.ref, 'dies', 'sh', '-c', 'read x; exit 42'])).code).toBe(0);
+    const pidOf = async (id: string) => Number(/^\S+\s+(\d+)/m.exec((await d.ctr(['task', 'ls'])).stdout.split('\n').find((l) => l.startsWith(id + ' ')) ?? '')?.[1]);
+    const keepPid = await pidOf('keep');
+    const diesPid = await pidOf('dies');
+    expect(keepPid).toBeGreaterThan(0);
+    expect(diesPid).toBeGreaterThan(0);
+
+    expect(await d.stop('SIGKILL')).toBe(137);
+    // While berthd is down: one container keeps running, the other ends with its own status.
+    process.kill(diesPid, 'SIGKILL');
+    expect(() => process.kill(keepPid, 0)).not.toThrow();
+    await d.start();
+
+    const ls = (await d.ctr(['task', 'ls'])).stdout;
+    expect(ls).toMatch(new RegExp(`^keep\\s+${keepPid}\\s+RUNNING$`, 'm'));
+    expect(ls).toMatch(/^dies\s+\d+\s+STOPPED$/m);
+    const del = await d.ctr(['task', 'delete', 'dies']);
+    expect(del.code).toBe(0);
+    expect(del.stderr).toMatch(/exit code 137/);
+    // The running one is still under control after the restart.
+    expect((await d.ctr(['task', 'kill', '-s', 'SIGKILL', 'keep'])).code).toBe(0);
+    for (let i = 0; i < 100 && !/^keep\s+\d+\s+STOPPED$/m.test((await d.ctr(['task', 'ls'])).stdout); i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await d.ctr(['task', 'delete', 'keep'])).code).toBe(0);
+    for (const id of ['keep', 'dies']) expect((await d.ctr(['containers', 'rm', id])).code).toBe(0);
+  });
 });
+

@@ -382,3 +382,15 @@ describe('serviceDefinition + createClient over a unix socket', () => {
     expect(LEASE_METADATA_KEY).toBe('containerd-lease');
   });
 });
+
+// Regression: TaskExit and TaskDelete events carried exited_at 1970-01-01, because core code
+// hands Dates to packAny and protobufjs encodes a Date in a Timestamp field as zero.
+describe('Dates in messages', () => {
+  it('are encoded as the Timestamp they mean', () => {
+    const { packAny, unpackAny } = require('../src/api');
+    const when = new Date('2026-11-22T22:48:15.615Z');
+    const any = packAny('containerd.events.TaskExit', { containerId: 'c', id: 'c', pid: 7, exitStatus: 3, exitedAt: when });
+    const { message } = unpackAny(any);
+    expect(message.exitedAt).toEqual({ seconds: Math.floor(when.getTime() / 1000), nanos: 615_000_000 });
+  });
+});

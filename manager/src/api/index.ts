@@ -83,7 +83,20 @@ function toBuffer(u8: Uint8Array): Buffer {
 /** Encodes a plain object (any subset of fields) as the message `fullName`. */
 export function encode(fullName: string, value: object): Buffer {
   const t = messageType(fullName);
-  return toBuffer(t.encode(t.fromObject(value as Record<string, unknown>)).finish());
+  return toBuffer(t.encode(t.fromObject(withTimestamps(value) as Record<string, unknown>)).finish());
+}
+
+/**
+ * Core code speaks Date; protobufjs takes a google.protobuf.Timestamp only as
+ * {seconds, nanos} and encodes a Date silently as zero (1970). Convert at this one edge.
+ */
+function withTimestamps(value: unknown): unknown {
+  if (value instanceof Date) return timestamp(value);
+  if (Array.isArray(value)) return value.map(withTimestamps);
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withTimestamps(v)]));
+  }
+  return value;
 }
 
 /** Decodes bytes of message `fullName` into a plain object (CONVERSION). */
