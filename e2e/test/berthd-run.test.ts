@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
 import { requireRoot } from './support/env';
 import { PrivateBerthd } from './support/berthd';
 import { buildImage, type Image } from './support/image';
@@ -108,5 +110,39 @@ describe('ctr against berthd', () => {
     expect((await d.ctr(['task', 'delete', 'keep'])).code).toBe(0);
     for (const id of ['keep', 'dies']) expect((await d.ctr(['containers', 'rm', id])).code).toBe(0);
   });
+
+  it('shows its stores through ctr: content, snapshots tree, leases', async () => {
+    // The image's manifest, config and layer (plus an index, for an OCI layout import).
+    const blobs = (await d.ctr(['content', 'ls'])).stdout.split('\n').filter((l) => /^sha256:[0-9a-f]{64}\s+\d/.test(l));
+    expect(blobs.length).toBeGreaterThanOrEqual(3);
+    expect((await d.ctr(['snapshots', 'tree'])).stdout).toMatch(/sha256:[0-9a-f]{64}/);
+    expect((await d.ctr(['leases', 'create', '--id', 'keep-me'])).code).toBe(0);
+    expect((await d.ctr(['leases', 'ls'])).stdout).toMatch(/^keep-me\s/m);
+    expect((await d.ctr(['leases', 'rm', 'keep-me'])).code).toBe(0);
+  });
+
+  it('100 run --rm cycles leave no mount, cgroup, shim, task state or berthd fd behind', async () => {
+    const berthdPid = d.child!.pid!;
+    const fds = () => readdirSync(`/proc/${berthdPid}/fd`).length;
+    const shims = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'berth-shim' && !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    }).length;
+    const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(d.dir)).length;
+    // One cycle first: whatever berthd opens once (a client connection's buffers) is open now.
+    expect((await d.ctr(['run', '--rm', image.ref, 'warm', 'true'])).code).toBe(0);
+    const before = { fds: fds(), shims: shims(), mounts: mounts() };
+    for (let i = 0; i < 100; i++) {
+      const r = await d.ctr(['run', '--rm', image.ref, `cycle-${i}`, 'true']);
+      if (r.code !== 0) throw new Error(`cycle ${i}: ${r.stderr}`);
+    }
+    expect({ fds: fds() - before.fds <= 2, shims: shims(), mounts: mounts() }).toEqual({ fds: true, shims: before.shims, mounts: before.mounts });
+    expect(readdirSync(join(d.state, 'tasks', 'default'))).toEqual([]);
+    expect(existsSync('/sys/fs/cgroup/memory/default/cycle-99')).toBe(false);
+    expect((await d.ctr(['containers', 'ls', '-q'])).stdout.trim()).toBe('');
+  }, 180_000);
 });
 
