@@ -79,6 +79,7 @@ bench: deps build
 	node bench/runtime-exec.js
 	node bench/runtime-many.js
 	node bench/rss.js
+	node bench/berthd.js
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -196,4 +196,11 @@ function phaseLines(phases) {
   });
 }
 
-module.exports = { repo, berth, enterPrivateMountNamespace, median, rotate, hrms, nodeStartMs, Bench, medianLines, phaseMedians, phaseLines };
+/** Rss and Pss of a process in KiB, from /proc/<pid>/smaps_rollup (Pss splits shared pages). */
+function smapsRollup(pid) {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: kb('Rss'), pss: kb('Pss') };
+}
+
+module.exports = { repo, berth, enterPrivateMountNamespace, median, rotate, hrms, nodeStartMs, Bench, medianLines, phaseMedians, phaseLines, smapsRollup };
