@@ -11,6 +11,8 @@ import { run } from './containerd';
 
 export const BERTHD = join(BIN, 'berthd');
 export const CTR = '/usr/bin/ctr';
+/** Deepest first: what ctr creates on the host for its FIFOs. */
+const CTR_DIRS = ['/run/containerd/fifo', '/run/containerd'];
 
 export function alive(pid: number): boolean {
   try {
@@ -24,6 +26,8 @@ export class PrivateBerthd {
   readonly dir = mkdtempSync(join(tmpdir(), 'bd-e2e-'));
   /** Top-level cgroup dirs before we ran: ctr's /<namespace>/<id> cgroups leave new parents. */
   private readonly cgroupsBefore = new Set(topLevelCgroups());
+  /** ctr makes its FIFOs under /run/containerd/fifo and leaves the directories behind. */
+  private readonly ctrDirsBefore = CTR_DIRS.filter((p) => existsSync(p));
   readonly root = join(this.dir, 'root');
   readonly state = join(this.dir, 'state');
   readonly address = join(this.dir, 'state', 'd.sock');
@@ -94,6 +98,14 @@ export class PrivateBerthd {
         rmdirSync(dir);
       } catch {
         // not empty: something else of ours leaked into it, and the leak checks will say so
+      }
+    }
+    for (const dir of CTR_DIRS) {
+      if (this.ctrDirsBefore.includes(dir)) continue;
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not empty or already gone: a FIFO left inside is a leak the checks will report
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
