@@ -14,16 +14,8 @@
 #define STDIN_BUF   4096
 #define TIME_LEN    40
 
-/* ---- the one error object (errors.c) ---- */
-struct shim_error {
-	int err;        /* errno of the failed system call, 0 if none */
-	char msg[512];  /* names the step and its argument */
-};
-extern struct shim_error g_err;
-/* "<fmt>: strerror(err)"; returns -1. */
-int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* a message that stands alone; returns -1. */
-int fail_msg(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- the one error object: berth-init's (native-helper/src/errors.[ch]), shared ---- */
+#include "errors.h"
 
 /* ---- util.c ---- */
 void now_rfc3339(char out[TIME_LEN]);
