@@ -11,6 +11,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'child_process';
 import { createHash } from 'crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
+import { privateContainerdConfig } from '../../e2e/test/support/containerd';
 import { join } from 'path';
 import {
   CONTAINERS,
@@ -85,24 +86,7 @@ class PrivateContainerd {
     chmodSync(this.dir, 0o711);
     for (const sub of ['root', 'state', 'opt']) mkdirSync(join(this.dir, sub));
     const config = join(this.dir, 'config.toml');
-    writeFileSync(config, [
-      'version = 2',
-      `root = "${join(this.dir, 'root')}"`,
-      `state = "${join(this.dir, 'state')}"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${this.address}"`,
-      '[ttrpc]',
-      `  address = "${this.address}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '  level = "info"',
-      '[metrics]',
-      '  address = ""',
-      '[plugins."io.containerd.internal.v1.opt"]',
-      `  path = "${join(this.dir, 'opt')}"`,
-      '',
-    ].join('\n'));
+    writeFileSync(config, privateContainerdConfig(this.dir, this.address));
     const log = openSync(this.logFile, 'a');
     this.child = spawn('containerd', ['--config', config], { stdio: ['ignore', log, log], detached: true });
     closeSync(log);

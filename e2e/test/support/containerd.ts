@@ -282,25 +282,7 @@ export class Containerd {
     chmodSync(this.dir, 0o711);
     for (const sub of ['root', 'state', 'wrap', 'fifo', 'runc-root']) mkdirSync(join(this.dir, sub), { recursive: true });
     const config = join(this.dir, 'config.toml');
-    writeFileSync(config, [
-      'version = 2',
-      `root = "${join(this.dir, 'root')}"`,
-      `state = "${join(this.dir, 'state')}"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${this.address}"`,
-      '[ttrpc]',
-      `  address = "${this.address}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '  level = "info"',
-      '[metrics]',
-      '  address = ""',
-      // The opt plugin would make /opt/containerd/{bin,lib}.
-      '[plugins."io.containerd.internal.v1.opt"]',
-      `  path = "${join(this.dir, 'opt')}"`,
-      '',
-    ].join('\n'));
+    writeFileSync(config, privateContainerdConfig(this.dir, this.address));
     const log = openSync(this.logFile, 'a');
     this.child = spawn('containerd', ['--config', config], { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
@@ -420,5 +402,31 @@ export function cgroupOf(pid: number, controller: string): string {
 export async function both<T>(scenario: (rt: RuntimeUnderTest) => Promise<T>): Promise<[T, T]> {
   const [runc, berth] = RUNTIMES as [RuntimeUnderTest, RuntimeUnderTest];
   return [await scenario(runc), await scenario(berth)];
+}
+
+/**
+ * A containerd config that touches nothing of the system's: root, state, sockets and the opt
+ * plugin's dir under `dir`, CRI off, no debug or metrics listener.
+ */
+export function privateContainerdConfig(dir: string, address: string, level = 'info'): string {
+  return [
+    'version = 2',
+    `root = "${join(dir, 'root')}"`,
+    `state = "${join(dir, 'state')}"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '[grpc]',
+    `  address = "${address}"`,
+    '[ttrpc]',
+    `  address = "${address}.ttrpc"`,
+    '[debug]',
+    '  address = ""',
+    `  level = "${level}"`,
+    '[metrics]',
+    '  address = ""',
+    // The opt plugin would make /opt/containerd/{bin,lib}.
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${join(dir, 'opt')}"`,
+    '',
+  ].join('\n');
 }
 
