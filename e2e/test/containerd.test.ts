@@ -26,13 +26,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  leftovers = await d?.stop();
-  image?.cleanup();
+  try {
+    leftovers = await d?.stop();
+  } finally {
+    image?.cleanup();
+  }
   // Nothing the scenarios made may survive them: no mount under containerd's dirs, no shim,
   // no container cgroup.
   expect(leftovers).toEqual({ mounts: [], processes: [], cgroups: [], state: [] });
 });
-
 
 interface Step {
   step: string;

@@ -25,12 +25,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  leftovers = await pm?.cleanup(RUNTIMES);
-  image?.cleanup();
+  try {
+    leftovers = await pm?.cleanup(RUNTIMES);
+  } finally {
+    image?.cleanup();
+  }
   // No overlay or shm mount under podman's dirs, no conmon, no container cgroup survives.
   expect(leftovers).toEqual({ mounts: [], processes: [], cgroups: [], state: [] });
 });
-
 
 interface Step {
   step: string;
