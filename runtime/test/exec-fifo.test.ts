@@ -60,3 +60,16 @@ describe('exec fifo reader', () => {
     expect(await awaitExec(s.read, s.alive, s.pause)).toBe('');
   });
 });
+
+describe('exec fifo reader with asynchronous reads (berthd)', () => {
+  it('runs the same state machine over promises, including the quick-exit race', async () => {
+    const reads: ('eof' | 'again' | number)[] = ['eof', 0x30, 'again', 'eof'];
+    const alive = [false];
+    const read = async () => reads.shift()!;
+    const pauses: number[] = [];
+    expect(await awaitExecByte(read, async () => alive.shift()!, async (n) => void pauses.push(n))).toBe(true);
+    expect(await awaitExec(read, async () => true, async (n) => void pauses.push(n))).toBe('');
+    expect(reads).toEqual([]);
+    expect(pauses).toEqual([0]);
+  });
+});

@@ -1,18 +1,22 @@
 // The reader side of the exec fifo, as a small state machine over three callbacks so the
-// races in it can be tested without a container.
+// races in it can be tested without a container. The callbacks may be synchronous (the CLI
+// reads with readSync and sleeps with Atomics.wait) or asynchronous (berthd must not block).
+
+type MaybePromise<T> = T | Promise<T>;
 
 /** One byte read; 'eof' when no writer has the fifo open; 'again' when one has, with no data yet. */
-export type ReadByte = () => number | 'eof' | 'again';
+export type ReadByte = () => MaybePromise<number | 'eof' | 'again'>;
+type Pause = (spins: number) => MaybePromise<unknown>;
 
 /**
  * Waits for the child's byte. Returns false if the child died without writing it. A quick
  * program may write, exec and exit between a read and the liveness check: the byte then
  * still waits in the fifo, so a dead child gets one more read before it counts as dead.
  */
-export async function awaitExecByte(read: ReadByte, alive: () => Promise<boolean>, pause: (spins: number) => void): Promise<boolean> {
-  for (let spins = 0; typeof read() !== 'number'; spins++) {
-    if (!(await alive())) return typeof read() === 'number';
-    pause(spins);
+export async function awaitExecByte(read: ReadByte, alive: () => Promise<boolean>, pause: Pause): Promise<boolean> {
+  for (let spins = 0; typeof (await read()) !== 'number'; spins++) {
+    if (!(await alive())) return typeof (await read()) === 'number';
+    await pause(spins);
   }
   return true;
 }
@@ -22,18 +26,18 @@ export async function awaitExecByte(read: ReadByte, alive: () => Promise<boolean
  * execve: EOF means the user's program runs (or the child died), so poststart comes after.
  * Anything written before EOF is berth-init's message about what failed on the way.
  */
-export async function awaitExec(read: ReadByte, alive: () => Promise<boolean>, pause: (spins: number) => void): Promise<string> {
+export async function awaitExec(read: ReadByte, alive: () => Promise<boolean>, pause: Pause): Promise<string> {
   const message: number[] = [];
   for (let spins = 0; ; spins++) {
-    const b = read();
+    const b = await read();
     if (b === 'eof') break;
     if (typeof b === 'number') {
       message.push(b);
       continue;
     }
     // A dead child with no writer left reads as EOF on the next round.
-    if (!(await alive()) && read() === 'again') break;
-    pause(spins);
+    if (!(await alive()) && (await read()) === 'again') break;
+    await pause(spins);
   }
   return Buffer.from(message).toString('utf8').trim();
 }
