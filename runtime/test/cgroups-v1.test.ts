@@ -476,7 +476,10 @@ describe('v1 destroy', () => {
       },
     });
     await leaving.destroy();
-    expect(n).toBe(3);
+    // The hierarchies are removed side by side: each retries until the procs have left (after
+    // the third sleep), and none sleeps again once its rmdir succeeds.
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(n).toBeLessThanOrEqual(3 + procs.length);
     for (const dir of Object.values(cg.paths)) {
       expect(host.dirs.has(dir)).toBe(false);
       expect(host.dirs.has(dir.replace(/\/c1$/, ''))).toBe(false);

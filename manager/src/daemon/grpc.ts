@@ -2,6 +2,7 @@
 // namespace of a call. Only services/ and the daemon use this; core/ never sees gRPC.
 
 import * as grpc from '@grpc/grpc-js';
+import { performance } from 'perf_hooks';
 import { namespaceOf } from '../api';
 import { ManagerError, failedPrecondition, grpcCode } from '../core/errors';
 import { validateNamespace } from '../core/metadata/identifiers';
@@ -45,11 +46,20 @@ export function requireNamespace(call: { metadata: grpc.Metadata }): string {
 /** A unary handler from an async function; whatever it throws becomes a gRPC status. */
 export function unary<Req, Res>(fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
   return (call, cb) => {
+    const t0 = TIMING ? performance.now() : 0;
     Promise.resolve()
       .then(() => fn(call))
       .then(
         (res) => cb(null, res),
         (err) => cb(toStatus(err)),
-      );
+      )
+      .finally(() => TIMING && timing(call.getPath(), t0));
   };
+}
+
+// BERTH_TIMING=1 (as for berth-runtime): each call's start and duration on stderr, the answer
+// to "where does the time of `ctr run` go?".
+const TIMING = process.env.BERTH_TIMING === '1';
+function timing(path: string, t0: number): void {
+  process.stderr.write(`berth-timing ${t0.toFixed(1).padStart(8)} ms +${(performance.now() - t0).toFixed(1).padStart(6)} ms  ${path}\n`);
 }

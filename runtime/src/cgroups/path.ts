@@ -49,7 +49,7 @@ export function mountOf(layout: CgroupLayout, key: string): string {
 }
 
 /** The caller's cgroup in hierarchy `key`, as a path relative to that hierarchy's mount. */
-function ownPathUnderMount(layout: CgroupLayout, own: OwnCgroups, key: string): string {
+export function ownPathUnderMount(layout: CgroupLayout, own: OwnCgroups, key: string): string {
   const ownPath = (key === '' ? own.unified : own.v1[key]) ?? '/';
   const root = layout.mountRoots?.[key] ?? '/';
   if (root === '/' || root === '') return ownPath;

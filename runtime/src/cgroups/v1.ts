@@ -99,6 +99,9 @@ export class V1Cgroup implements CgroupManager {
   }
 
   async addProcess(pid: number): Promise<void> {
+    // One hierarchy at a time on purpose: the first write pays the kernel's RCU grace period
+    // (cgroup_threadgroup_rwsem), the ones right after it do not; in parallel they would all
+    // block on that rwsem, holding every threadpool thread for the grace period.
     for (const dir of uniqueValues(this.paths)) {
       const procs = posix.join(dir, 'cgroup.procs');
       try {

@@ -6,6 +6,7 @@ import { loadBundle } from '../spec/load';
 import { buildPlan, encodePlan } from '../plan/build';
 import { readHostFacts } from '../plan/host-facts';
 import { detectLayout, openCgroup } from '../cgroups';
+import { warmMigration } from '../cgroups/prime';
 import type { CgroupLayout, CgroupManager } from '../cgroups/types';
 import { runHooks } from '../hooks/run';
 import { withDefaultDevices } from '../plan/device-rules';
@@ -86,6 +87,8 @@ async function createSteps(
   start: (planText: string) => Promise<SyncChannel>,
   spawned: () => { stage0: ChildProcess } | undefined = () => undefined,
 ): Promise<{ state: StoredState }> {
+  // The process joins its cgroup in a moment: have that migration skip the kernel's RCU wait.
+  const releaseWarm = warmMigration(ctx.host);
   const stateDir = await ctx.store.reserve(opts.id);
   let cgroup: CgroupManager | undefined;
   let pid = 0;
@@ -117,15 +120,25 @@ async function createSteps(
     ctx.debug(`init plan:\n${planText}`);
 
     mark('bundle validated, plan built');
-    channel = await start(planText);
-    pid = Number((await channel.expect('pid'))[1]);
+    // The cgroup needs no pid until the process joins it: make it and apply the resources
+    // while berth-init starts and clones (tens of cgroupfs writes vs a fork, an exec and the
+    // plan exchange).
+    const cg = cgroup;
+    const cgroupReady = cg.create().then(() => cg.apply(withDefaultDevices(spec.linux?.resources, spec.linux?.devices)));
+    try {
+      channel = await start(planText);
+      pid = Number((await channel.expect('pid'))[1]);
+    } finally {
+      // Settled before undoCreate removes the cgroup, whichever way the launch went.
+      await cgroupReady.catch(() => undefined);
+    }
     mark('berth-init cloned the container process');
 
     // The child waits for "go": this is the window to put it in its cgroup (before it can
     // fork), map its users, and run the hooks that must see the namespaces but no process.
-    await cgroup.create();
-    await cgroup.apply(withDefaultDevices(spec.linux?.resources, spec.linux?.devices));
+    await cgroupReady;
     await cgroup.addProcess(pid);
+    releaseWarm();
     mark('cgroup created, resources applied, process joined');
     await writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
     const state: StoredState = {
@@ -155,6 +168,7 @@ async function createSteps(
     if (opts.pidFile) await writeFileAtomic(opts.pidFile, String(pid), 0o644);
     return { state };
   } catch (err) {
+    releaseWarm();
     await undoCreate(ctx, pid, cgroup, stateDir, channel, spawned());
     throw err;
   }

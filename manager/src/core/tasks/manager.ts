@@ -25,6 +25,7 @@ import { loadContainer } from '@berth/runtime/dist/lib/load';
 import { pauseContainer, resumeContainer } from '@berth/runtime/dist/lib/pause';
 import { updateContainer } from '@berth/runtime/dist/lib/update';
 import { readContainerStats } from '@berth/runtime/dist/cgroups';
+import { warmMigration } from '@berth/runtime/dist/cgroups/prime';
 import type { ContainerStats } from '@berth/runtime/dist/cgroups/stats-types';
 import { pidStartTime, toOciState } from '@berth/runtime/dist/state/state';
 import { runHooks } from '@berth/runtime/dist/hooks/run';
@@ -227,6 +228,17 @@ export class TaskManager {
   }
 
   private async doCreate(id: string, opts: CreateTaskOptions): Promise<{ pid: number }> {
+    // Pays the kernel's RCU wait for cgroup migrations now, while the bundle is made, rather
+    // than when the process joins its cgroup (runtime cgroups/prime.ts).
+    const releaseWarm = warmMigration(this.ctx.host);
+    try {
+      return await this.createTask(id, opts);
+    } finally {
+      releaseWarm();
+    }
+  }
+
+  private async createTask(id: string, opts: CreateTaskOptions): Promise<{ pid: number }> {
     const spec = structuredClone(await this.opts.spec(this.namespace, id)) as Spec;
     if (!spec || typeof spec !== 'object') throw invalidArgument(`container ${id} has no spec`);
     const stdio = fullStdio(opts.stdio);
@@ -241,22 +253,26 @@ export class TaskManager {
     }
     const rootfs = join(bundle, 'rootfs');
     let mounted = false;
+    // The rootfs mount (a fork of mount(8)) runs while the bundle is written and the shim
+    // starts: berth-init needs it only after "go", and the launch below waits for it first.
+    let mounting: Promise<void> | undefined;
     let shimPid = 0;
     let client: ShimClient | undefined;
     let listener: SyncListener | undefined;
     let created = false;
     try {
       if (opts.rootfs?.length) {
+        const layers = opts.rootfs;
         await fs.mkdir(rootfs, { mode: 0o755 });
-        await mountAll(opts.rootfs, rootfs);
-        mounted = true;
+        mounting = mountAll(layers, rootfs).then(() => void (mounted = true));
+        mounting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
         spec.root = { ...(spec.root ?? {}), path: 'rootfs' } as Spec['root'];
       }
       if (spec.process) spec.process.terminal = stdio.terminal;
       await fs.writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
       await fs.rm(shimDir, { recursive: true, force: true });
       await fs.mkdir(shimDir, { recursive: true, mode: 0o700 });
-      const record: TaskRecord = { id, namespace: this.namespace, shimDir, pid: 0, stdio, rootfsMounted: mounted, execs: {} };
+      const record: TaskRecord = { id, namespace: this.namespace, shimDir, pid: 0, stdio, rootfsMounted: mounting !== undefined, execs: {} };
       await this.writeRecord(bundle, record);
 
       const launch: Launch = async (planText) => {
@@ -278,6 +294,7 @@ export class TaskManager {
         client = await ShimClient.connect(shimDir);
         const channel = await listener.accept();
         channel.write(planText);
+        await mounting;
         return { channel };
       };
       const { state } = await guard(() =>
@@ -307,6 +324,7 @@ export class TaskManager {
         clearTimeout(timer);
         await this.shutdownShim(client, shimPid);
       } else if (shimPid) process.kill(shimPid, 'SIGKILL');
+      await mounting?.catch(() => undefined);
       if (created) await deleteContainer(this.ctx, id, true).catch(() => undefined);
       if (mounted) await unmount(rootfs, { recursive: true }).catch((e: Error) => this.opts.warn?.(`cleanup: ${e.message}`));
       await fs.rm(bundle, { recursive: true, force: true });
@@ -413,6 +431,7 @@ export class TaskManager {
         });
         const channel = await listener.accept();
         channel.write(planText);
+        await mounting;
         return { channel };
       };
       const proc = { ...(p.spec as object), terminal: p.stdio.terminal };
@@ -506,13 +525,19 @@ export class TaskManager {
     try {
       if (status === 'CREATED') await t.client.signal('KILL').catch(() => undefined);
       const exit = await t.init.exited;
-      await this.shutdownShim(t.client, await this.shimPid(t.record.shimDir));
-      // Kills what is left in the cgroup (a container without its own pid namespace), removes
-      // the cgroup and the runtime state, runs poststop hooks.
-      await guard(() => deleteContainer(this.ctx, id, true)).catch((e: Error) => {
-        if (!(e instanceof ManagerError && e.kind === 'NotFound')) throw e;
-      });
-      if (t.record.rootfsMounted) await unmount(join(t.bundle, 'rootfs'), { recursive: true }).catch((e: Error) => this.opts.warn?.(`unmount: ${e.message}`));
+      // Once the exit is known, the shim, the cgroup and the rootfs mount are independent:
+      // undo them side by side (each waits on the kernel or a process, not on the others).
+      await Promise.all([
+        this.shimPid(t.record.shimDir).then((pid) => this.shutdownShim(t.client, pid)),
+        // Kills what is left in the cgroup (a container without its own pid namespace),
+        // removes the cgroup and the runtime state, runs poststop hooks.
+        guard(() => deleteContainer(this.ctx, id, true)).catch((e: Error) => {
+          if (!(e instanceof ManagerError && e.kind === 'NotFound')) throw e;
+        }),
+        t.record.rootfsMounted
+          ? unmount(join(t.bundle, 'rootfs'), { recursive: true }).catch((e: Error) => this.opts.warn?.(`unmount: ${e.message}`))
+          : undefined,
+      ]);
       await fs.rm(t.bundle, { recursive: true, force: true });
       await fs.rm(t.record.shimDir, { recursive: true, force: true });
       this.tasks.delete(id);
