@@ -125,6 +125,9 @@ async function createSteps(
     // plan exchange).
     const cg = cgroup;
     const cgroupReady = cg.create().then(() => cg.apply(withDefaultDevices(spec.linux?.resources, spec.linux?.devices)));
+    // Awaited below; until then a failure must not count as an unhandled rejection (which
+    // would end the process mid-create, with nothing undone).
+    cgroupReady.catch(() => undefined);
     try {
       channel = await start(planText);
       pid = Number((await channel.expect('pid'))[1]);
