@@ -10,6 +10,7 @@ import { versionPlugin } from '../services/version';
 import { exchangePlugin, metadataPlugin } from './core-plugins';
 import { STORAGE_PLUGINS } from '../plugins';
 import { tasksPlugin } from '../plugins/tasks';
+import { gcSchedulerPlugin } from '../plugins/gc';
 import type { Plugin } from './plugin';
 
 export const PLUGINS: Plugin<any>[] = [
@@ -25,4 +26,7 @@ export const PLUGINS: Plugin<any>[] = [
   // content, snapshotters, differ and their services; containers; tasks
   ...STORAGE_PLUGINS,
   tasksPlugin,
+  // garbage collection of content and snapshots (not in STORAGE_PLUGINS: the in-process
+  // service tests run those without a collector)
+  gcSchedulerPlugin,
 ];

@@ -54,7 +54,8 @@ export const contentGrpcPlugin = grpcPlugin('content', [METADATA_PLUGIN, EVENT_P
 });
 
 export const imagesGrpcPlugin = grpcPlugin('images', [METADATA_PLUGIN, EVENT_PLUGIN], (ctx) => {
-  const impl = imagesService({ images: ctx.get<Metadata>(METADATA_PLUGIN).images, publish: publisherOf(ctx), log: ctx.log });
+  const md = ctx.get<Metadata>(METADATA_PLUGIN);
+  const impl = imagesService({ images: md.images, collect: () => md.db.requestCollection(), publish: publisherOf(ctx), log: ctx.log });
   return { add: (server) => addService(server, IMAGES, impl) };
 });
 

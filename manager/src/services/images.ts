@@ -1,8 +1,8 @@
 // containerd.services.images.v1.Images over core/metadata's ImageStore: Get, List (filters),
 // Create, Update (field paths), Delete. Events (/images/create, /images/update,
-// /images/delete) go to the optional publisher. Delete's `sync` asks containerd to run the
-// garbage collector before answering; berth has no collector yet, so it is accepted and
-// has no further effect.
+// /images/delete) go to the optional publisher. Delete's `sync` (ctr images rm --sync)
+// waits for a garbage collection after the delete, as containerd's ScheduleAndWait does;
+// without a collector (no GC plugin) it answers at once.
 
 import { IMAGES, dateOf, timestamp, type ServiceImpl } from '../api';
 import { invalidArgument } from '../core/errors';
@@ -11,6 +11,8 @@ import { emit, maskPaths, requireNamespace, unary, type Publish } from './conten
 
 export interface ImagesServiceDeps {
   images: ImageStore;
+  /** Runs a garbage collection and waits for it (MetadataDB.requestCollection). */
+  collect?: () => Promise<unknown>;
   publish?: Publish;
   log?: { warn(o: object, m: string): void };
 }
@@ -74,6 +76,7 @@ export function imagesService(deps: ImagesServiceDeps): ServiceImpl<typeof IMAGE
       const ns = requireNamespace(call);
       await images.delete(ns, call.request.name);
       emit(deps.publish, deps.log, ns, '/images/delete', 'containerd.services.images.v1.ImageDelete', { name: call.request.name });
+      if (call.request.sync) await deps.collect?.();
       return {};
     }),
   };

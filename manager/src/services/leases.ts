@@ -1,8 +1,8 @@
 // containerd.services.leases.v1.Leases over the metadata store. Every call needs the
 // caller's namespace (FailedPrecondition without one, as containerd). Create without an id
 // makes one up, as containerd's WithRandomID does (time and randomness, a valid identifier).
-// Delete's `sync` asks containerd to run garbage collection before answering; berth has no
-// collector yet, so it is accepted and has no effect.
+// Delete's `sync` (ctr leases rm --sync) waits for a garbage collection after the delete
+// (MetadataDB.requestCollection: the GC plugin's scheduler; none attached, it answers at once).
 
 import { randomBytes } from 'crypto';
 import { addService, LEASES, timestamp } from '../api';
@@ -41,6 +41,7 @@ export const leasesPlugin: Plugin<Metadata> = {
       }),
       Delete: unary(async (call) => {
         await meta.leases.delete(requireNamespace(call), call.request.id);
+        if (call.request.sync) await meta.db.requestCollection();
         return {};
       }),
       List: unary((call) => ({ leases: meta.leases.list(requireNamespace(call), ...call.request.filters).map(toProto) })),

@@ -14,7 +14,9 @@
 // (never a record naming a missing one): check the records, do the backend operation, then
 // write the record in one transaction (undoing the backend operation when that fails);
 // remove deletes the backend snapshot first, then the record. Mutations of one snapshotter
-// are serialized in-process so the checks stay true until the record is written.
+// (label updates included) run one at a time in-process (core/snapshots' exclusive(), shared
+// with garbage collection), so the checks stay true until the record is written and the
+// collector never sees a backend snapshot whose record is still to come.
 //
 // A `containerd-lease` on prepare, view or commit adds the key (or the committed name) to the
 // lease as a `snapshots/<snapshotter>` resource, in the record's transaction.
@@ -23,15 +25,11 @@ import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { SNAPSHOTS, leaseOf, timestamp, type ServiceImpl } from '../api';
 import { alreadyExists, failedPrecondition, invalidArgument, isKind, notFound } from '../core/errors';
-import { addLeaseResource, ensureNamespace, keys, validateNamespace, type MetadataDB } from '../core/metadata';
-import { parseFilters, type Info, type Mount, type Snapshotter, type Usage } from '../core/snapshots';
+import { addLeaseResource, ensureNamespace, keys, validateNamespace, type MetadataDB, type SnapshotRef } from '../core/metadata';
+import { exclusive, parseFilters, type Info, type Mount, type Snapshotter, type Usage } from '../core/snapshots';
 import { emit, maskPaths, requireNamespace, send, serverStream, unary, type Publish } from './content';
 
-export interface SnapshotRef {
-  backendKey: string;
-  parent: string;
-  createdAt: number;
-}
+export type { SnapshotRef };
 
 function validateKey(key: string, what = 'key'): void {
   if (!key) throw invalidArgument(`snapshot ${what} must not be empty`);
@@ -75,9 +73,12 @@ export class NamespacedSnapshotter {
     return this.translate(key, ref, await this.backend.stat(ref.backendKey));
   }
 
-  async update(info: { name: string; labels: Record<string, string> }, fieldpaths: string[]): Promise<Info> {
-    const ref = this.mustRef(info.name);
-    return this.translate(info.name, ref, await this.backend.update({ name: ref.backendKey, labels: info.labels }, fieldpaths));
+  update(info: { name: string; labels: Record<string, string> }, fieldpaths: string[]): Promise<Info> {
+    // serialized too: labels carry gc references, which the collector reads under the lock
+    return this.parent.serialize(this.name, async () => {
+      const ref = this.mustRef(info.name);
+      return this.translate(info.name, ref, await this.backend.update({ name: ref.backendKey, labels: info.labels }, fieldpaths));
+    });
   }
 
   async usage(key: string): Promise<Usage> {
@@ -157,6 +158,7 @@ export class NamespacedSnapshotter {
       }
       await this.db.update((txn) => {
         txn.remove(keys.snapshot(this.ns, this.name, key));
+        txn.markDirty();
       });
     });
   }
@@ -180,8 +182,6 @@ export class NamespacedSnapshotter {
 
 /** The loaded snapshotters by name, each seen per namespace. */
 export class NamespacedSnapshotters {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
   constructor(
     readonly db: MetadataDB,
     private readonly backends: ReadonlyMap<string, Snapshotter>,
@@ -199,16 +199,11 @@ export class NamespacedSnapshotters {
     return new NamespacedSnapshotter(this, ns, name, b);
   }
 
-  /** Runs fn after every earlier mutation of the same snapshotter has settled. */
+  /** Runs fn after every earlier mutation of the same snapshotter (and GC sweep of it) has settled. */
   serialize<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(name) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.tails.set(name, tail);
-    void tail.then(() => {
-      if (this.tails.get(name) === tail) this.tails.delete(name);
-    });
-    return run;
+    const b = this.backends.get(name);
+    if (!b) return Promise.reject(invalidArgument(`snapshotter not loaded: ${JSON.stringify(name)}`));
+    return exclusive(b, fn);
   }
 }
 

@@ -344,6 +344,30 @@ export class LocalContentStore implements ContentStore {
     void size;
   }
 
+  /**
+   * Garbage collection's abort: removes the ingest `ref` unless a writer holds it. The ref
+   * is held (as a writer would hold it) while `stillGarbage()` is asked and the data
+   * removed, so no writer can open it in between. Returns the bytes removed, or undefined
+   * when the ingest was kept (held, gone, or no longer garbage).
+   */
+  async abortIfUnused(ref: string, stillGarbage: () => boolean): Promise<number | undefined> {
+    const dir = this.ingestDir(ref);
+    if (LOCKS.has(dir)) return undefined;
+    LOCKS.set(dir, new Date());
+    try {
+      if (!stillGarbage()) return undefined;
+      const st = await this.readStatus(dir);
+      if (!st || st.ref !== ref) return undefined;
+      await this.abort(ref);
+      return st.offset;
+    } catch (err) {
+      if (err instanceof ManagerError && err.kind === 'NotFound') return undefined;
+      throw err;
+    } finally {
+      LOCKS.delete(dir);
+    }
+  }
+
   /** Releases a ref lock (writer close/commit). */
   unlock(dir: string): void {
     LOCKS.delete(dir);

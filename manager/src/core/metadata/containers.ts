@@ -203,6 +203,7 @@ export class ContainerStore {
     validateNamespace(ns);
     await this.db.update((txn) => {
       if (!txn.remove(keys.container(ns, id))) throw notFound(`container ${JSON.stringify(id)}`);
+      txn.markDirty();
     });
   }
 }

@@ -15,7 +15,8 @@
 //
 // Delete removes this namespace's record; when no namespace records the blob any more, the
 // file is removed too. Commits and deletes of one digest are serialized in-process so a
-// blob cannot be removed between "the file exists" and "the record is written".
+// blob cannot be removed between "the file exists" and "the record is written"; garbage
+// collection (core/gc) removes files under the same per-digest lock (withDigest).
 
 import { ManagerError, alreadyExists, failedPrecondition, invalidArgument, isKind, notFound } from '../errors';
 import { LocalContentStore, applyLabelPaths, contentAdaptor, statusAdaptor } from '../content/local';
@@ -26,6 +27,9 @@ import { validateDigest, validateKeyPart, validateLabels, validateNamespace } fr
 import { addLeaseResource } from './leases';
 import { ensureNamespace } from './namespaces';
 import { BlobRecord, IngestRecord, keys } from './schema';
+
+/** How long garbage collection keeps an ingest that no lease holds (containerd 1.6: 24 h). */
+export const UNLEASED_INGEST_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** Serializes async work per key. */
 class KeyedMutex {
@@ -124,6 +128,7 @@ class NamespacedContentStore implements ContentStore {
     await this.parent.withDigest(digest, async () => {
       const unreferenced = await this.db.update((txn) => {
         if (!txn.remove(keys.blob(this.ns, digest))) throw notFound(`content ${digest}`);
+        txn.markDirty();
         return txn.children(keys.namespaces()).every((other) => !txn.has(keys.blob(other, digest)));
       });
       if (unreferenced) {
@@ -215,9 +220,13 @@ class NamespacedContentStore implements ContentStore {
       await this.db.update((txn) => {
         ensureNamespace(txn, this.ns);
         const old = txn.get<IngestRecord>(keys.ingest(this.ns, ref));
+        const now = Date.now();
         const rec: IngestRecord = {
           backendRef,
-          startedAt: old?.startedAt ?? Date.now(),
+          startedAt: old?.startedAt ?? now,
+          // containerd 1.6: an ingest nobody leases may be collected a day after its writer
+          // was last opened; a leased one lives as long as its lease.
+          ...(opts.lease ? {} : { expiresAt: now + UNLEASED_INGEST_TTL_MS }),
           ...(opts.expected || old?.expected ? { expected: (opts.expected || old?.expected) as string } : {}),
           ...(opts.total || old?.total ? { total: (opts.total || old?.total) as number } : {}),
         };

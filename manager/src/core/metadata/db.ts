@@ -33,6 +33,9 @@ export interface Entry<V = unknown> {
 
 /** Reads and writes inside one transaction. Keys are arrays of strings (schema.ts keys). */
 export class Txn {
+  /** Set by markDirty(): this change may have left something for the garbage collector. */
+  dirty = false;
+
   constructor(
     private readonly db: RootDatabase,
     readonly writable: boolean,
@@ -104,9 +107,33 @@ export class Txn {
     return n;
   }
 
+  /**
+   * Records that this change deleted something (an image, a container, a lease, a lease's
+   * resource, a blob, a snapshot) whose referents may now be garbage: containerd's "dirty"
+   * flag, which makes its GC scheduler plan a collection.
+   */
+  markDirty(): void {
+    this.assertWritable();
+    this.dirty = true;
+  }
+
   private assertWritable(): void {
     if (!this.writable) throw new ManagerError('Internal', 'metadata: write in a read-only view');
   }
+}
+
+/** Told after every committed update whether it deleted something (Txn.markDirty). */
+export type MutationListener = (dirty: boolean) => void;
+
+/** What a garbage collector's scheduler offers callers that must wait for a collection. */
+export interface CollectionRequester {
+  /** Schedules a collection now and resolves with its result when it has run. */
+  scheduleAndWait(): Promise<unknown>;
+}
+
+export interface UpdateOptions {
+  /** Do not tell the mutation listeners (the garbage collector's own sweep). */
+  silent?: boolean;
 }
 
 export interface OpenOptions {
@@ -121,6 +148,8 @@ export interface OpenOptions {
 
 export class MetadataDB {
   private closed = false;
+  private readonly listeners = new Set<MutationListener>();
+  private collector: CollectionRequester | undefined;
 
   private constructor(
     readonly path: string,
@@ -187,14 +216,53 @@ export class MetadataDB {
    * Runs `fn` in one write transaction: every write in it commits together or, when it
    * throws, none does (the error is rethrown). `fn` must be synchronous.
    */
-  async update<T>(fn: (txn: Txn) => T): Promise<T> {
+  async update<T>(fn: (txn: Txn) => T, opts: UpdateOptions = {}): Promise<T> {
     this.assertOpen();
     const txn = new Txn(this.env, true);
-    return (await this.env.childTransaction(() => {
+    const out = (await this.env.childTransaction(() => {
       const out = fn(txn);
       if (out instanceof Promise) throw new ManagerError('Internal', 'metadata: update callback must be synchronous');
       return out;
     })) as T;
+    if (!opts.silent) {
+      for (const l of this.listeners) {
+        try {
+          l(txn.dirty);
+        } catch {
+          // the change is committed; a listener's trouble is not the caller's
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * containerd's RegisterMutationCallback: `fn(dirty)` runs after every committed update
+   * (synchronously, so it must only take note). Returns the function that unregisters it.
+   */
+  onMutation(fn: MutationListener): () => void {
+    this.listeners.add(fn);
+    return () => void this.listeners.delete(fn);
+  }
+
+  /**
+   * The garbage collector's scheduler registers here, so that a request asking for a
+   * synchronous collection (images.Delete `sync`, leases.Delete `sync`) reaches it through
+   * the metadata every service already has. Returns the function that detaches it.
+   */
+  attachCollector(c: CollectionRequester): () => void {
+    this.collector = c;
+    return () => {
+      if (this.collector === c) this.collector = undefined;
+    };
+  }
+
+  /**
+   * Runs a garbage collection and waits for it (its result: core/gc's GcStats); resolves
+   * undefined when no collector is attached (berthd without its GC plugin collects nothing).
+   */
+  async requestCollection(): Promise<unknown> {
+    return this.collector?.scheduleAndWait();
   }
 
   /** Runs `fn` on one consistent read snapshot. `fn` must be synchronous. */

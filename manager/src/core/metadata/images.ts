@@ -147,6 +147,7 @@ export class ImageStore {
     validateNamespace(ns);
     await this.db.update((txn) => {
       if (!txn.remove(keys.image(ns, name))) throw notFound(`image ${JSON.stringify(name)}`);
+      txn.markDirty();
     });
   }
 }

@@ -11,7 +11,7 @@ import { NamespaceStore } from './namespaces';
 
 export * from './schema';
 export { MetadataDB, Txn, prefixRange } from './db';
-export type { OpenOptions } from './db';
+export type { OpenOptions, MutationListener, CollectionRequester, UpdateOptions } from './db';
 export { parseFilters } from './filters';
 export type { Filter, Adaptor } from './filters';
 export { validateNamespace, validateIdentifier, validateLabels, validateDigest, isDigest } from './identifiers';

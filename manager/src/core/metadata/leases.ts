@@ -119,6 +119,7 @@ export class LeaseStore {
     await this.db.update((txn) => {
       if (!txn.has(keys.lease(ns, id))) throw notFound(`lease ${JSON.stringify(id)}`);
       txn.removeTree(keys.lease(ns, id));
+      txn.markDirty();
     });
   }
 
@@ -132,7 +133,7 @@ export class LeaseStore {
     validateResource(r);
     await this.db.update((txn) => {
       if (!txn.has(keys.lease(ns, leaseId))) throw notFound(`lease ${JSON.stringify(leaseId)}`);
-      txn.remove(keys.leaseResource(ns, leaseId, r.type, r.id));
+      if (txn.remove(keys.leaseResource(ns, leaseId, r.type, r.id))) txn.markDirty();
     });
   }
 

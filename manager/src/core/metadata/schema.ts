@@ -21,14 +21,14 @@
 //       │   ├── "blob"
 //       │   │   └── <digest>                      → BlobRecord        { size, labels, createdAt, updatedAt }
 //       │   └── "ingests"
-//       │       └── <ref>                         → IngestRecord      { backendRef, expected?, total?, startedAt }
+//       │       └── <ref>                         → IngestRecord      { backendRef, expected?, total?, startedAt, expiresAt? }
 //       ├── "leases"
 //       │   └── <id>                              → LeaseRecord       { labels, createdAt }
 //       │       └── <resource type>               "content" | "ingests" | "snapshots/<snapshotter>"
 //       │           └── <resource id>             → {}                (digest, ingest ref, snapshot key)
-//       ├── "snapshots"                           owned by the snapshots module
+//       ├── "snapshots"                           written by the snapshots service, swept by core/gc
 //       │   └── <snapshotter>
-//       │       └── <key>                         → that module's record
+//       │       └── <key>                         → SnapshotRef       { backendKey, parent, createdAt }
 //       ├── "networks" / <name>                   (later, berth v1 service)
 //       └── "volumes" / <name>                    (later, berth v1 service)
 //
@@ -37,7 +37,14 @@
 //   validated (identifiers.ts) before a key is built, so a name cannot escape its subtree;
 // - creating an object in a namespace creates the namespace record if it is missing
 //   (containerd does the same); deleting a namespace is refused while it has any child key;
-// - each change that touches more than one key runs in one MetadataDB.update() transaction.
+// - each change that touches more than one key runs in one MetadataDB.update() transaction;
+// - a change that may leave something unreferenced (a delete) calls txn.markDirty(), which
+//   tells the garbage collector's scheduler (core/gc) through MetadataDB.onMutation().
+//
+// Garbage collection (core/gc) reads this whole tree in one write transaction: images,
+// containers, leases and containerd.io/gc.* labels are its roots and references; an
+// unleased ingest is kept until its `expiresAt` (set 24 h ahead each time a writer opens it,
+// as containerd 1.6 does; a record without it lives only as long as a lease holds it).
 //
 // Versions: SCHEMA_VERSION is what this code writes. At open, a database with a lower
 // version is migrated by the MIGRATIONS whose `from` chain leads to SCHEMA_VERSION, all in
@@ -94,6 +101,7 @@ export const keys = {
   lease: (ns: string, id: string): string[] => [SCHEMA_NAME, ns, 'leases', id],
   leaseResources: (ns: string, id: string): string[] => [SCHEMA_NAME, ns, 'leases', id],
   leaseResource: (ns: string, id: string, type: string, rid: string): string[] => [SCHEMA_NAME, ns, 'leases', id, type, rid],
+  snapshotters: (ns: string): string[] => [SCHEMA_NAME, ns, 'snapshots'],
   snapshots: (ns: string, snapshotter: string): string[] => [SCHEMA_NAME, ns, 'snapshots', snapshotter],
   snapshot: (ns: string, snapshotter: string, key: string): string[] => [SCHEMA_NAME, ns, 'snapshots', snapshotter, key],
   networks: (ns: string): string[] => [SCHEMA_NAME, ns, 'networks'],
@@ -170,9 +178,22 @@ export interface IngestRecord {
   expected?: string;
   total?: number;
   startedAt: Millis;
+  /** Unleased ingests only: garbage collection keeps the ingest until then. */
+  expiresAt?: Millis;
 }
 
 export interface LeaseRecord {
   labels: Record<string, string>;
+  createdAt: Millis;
+}
+
+/**
+ * A namespace's snapshot: its key in the namespace maps to `backendKey` in the snapshotter
+ * (services/snapshots.ts). `parent` is the parent's key in the same namespace ('' for none).
+ * Kind and labels live in the snapshotter's own store.
+ */
+export interface SnapshotRef {
+  backendKey: string;
+  parent: string;
   createdAt: Millis;
 }

@@ -5,3 +5,4 @@ export { diskUsage } from './fsutil';
 export { DirSnapshotter } from './snapshotter';
 export { OverlaySnapshotter, type OverlayOptions } from './overlay';
 export { NativeSnapshotter } from './native';
+export { exclusive, exclusiveAll } from './exclusive';
