@@ -186,11 +186,13 @@ const sortNum = (a: string[]) => [...a].sort((x, y) => parseInt(x) - parseInt(y)
 
 (CONTAINERD_BIN ? describe : describe.skip)(`the schema matches ${CONTAINERD_BIN ?? 'containerd (not installed)'}`, () => {
   const files = CONTAINERD_BIN ? embeddedFiles(CONTAINERD_BIN) : new Map();
-  // What we mirror: containerd's API, the runc v2 options and google.rpc.Status. Not mirrored
-  // (yet): the ttrpc events service, the v1/v2 shim APIs, cgroups metrics, runctypes.
+  // What we mirror: containerd's API, the runc v2 options, the cgroups v1/v2 Metrics that
+  // Tasks.Metrics packs and google.rpc.Status. Not mirrored (yet): the ttrpc events service,
+  // the v1/v2 shim APIs, runctypes.
   const mirrored = [...files.keys()].filter((n) =>
     (/containerd\/containerd\/api\//.test(n) && !/api\/services\/ttrpc\//.test(n)) ||
     /runtime\/v2\/runc\/options\/oci\.proto$/.test(n) ||
+    /containerd\/cgroups\/(stats\/v1|v2\/stats)\/metrics\.proto$/.test(n) ||
     n === 'google/rpc/status.proto',
   );
 
@@ -252,7 +254,7 @@ const sortNum = (a: string[]) => [...a].sort((x, y) => parseInt(x) - parseInt(y)
         if (JSON.stringify(a) !== JSON.stringify(b)) problems.push(`${full}: containerd ${JSON.stringify(a)} ours ${JSON.stringify(b)}`);
       }
     }
-    // The other way: nothing of ours under containerd.* / google.rpc that containerd lacks.
+    // The other way: nothing of ours under containerd.* / google.rpc / io.containerd.cgroups that containerd lacks.
     const walk = (ns: protobuf.NamespaceBase) => {
       for (const c of ns.nestedArray) {
         if (c instanceof protobuf.Type && !theirMessages.has(c.fullName)) problems.push(`extra message ${c.fullName}`);
@@ -262,6 +264,7 @@ const sortNum = (a: string[]) => [...a].sort((x, y) => parseInt(x) - parseInt(y)
     };
     walk(root.lookup('.containerd') as protobuf.Namespace);
     walk(root.lookup('.google.rpc') as protobuf.Namespace);
+    walk(root.lookup('.io.containerd.cgroups') as protobuf.Namespace);
     expect(problems).toEqual([]);
   });
 });

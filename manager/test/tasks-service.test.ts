@@ -6,7 +6,7 @@ import { Sandbox, BIN, requireRoot } from '../../e2e/test/support/env';
 import { TASKS, addService, createClient, dateOf, packJsonAny, unpackAny, PROCESS_SPEC_TYPE_URL, type Client } from '../src/api';
 import { Tasks } from '../src/core/tasks';
 import { notFound } from '../src/core/errors';
-import { tasksService, METRICS_TYPE_URL } from '../src/services/tasks';
+import { tasksService } from '../src/services/tasks';
 
 // The Tasks service over a real TaskManager, through our generated client on an in-process
 // grpc-js server: what ctr's `task` commands send.
@@ -112,12 +112,13 @@ test('Exec with an Any process spec, ListPids with exec details, Metrics, Pause/
   const m = await client.Metrics({ filters: [`id==${c.id}`] });
   expect(m.metrics).toHaveLength(1);
   expect(m.metrics[0]!.id).toBe(c.id);
-  expect(m.metrics[0]!.data!.typeUrl).toBe(METRICS_TYPE_URL);
-  const stats = JSON.parse(Buffer.from(m.metrics[0]!.data!.value).toString());
+  // This host's containers are in v1 hierarchies: containerd's cgroups v1 Metrics.
+  const { name, message: stats } = unpackAny<any>(m.metrics[0]!.data!);
+  expect(name).toBe('io.containerd.cgroups.v1.Metrics');
   expect(stats.pids.current).toBe(2);
 
   await client.Update({ containerId: c.id, resources: packJsonAny('types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', { pids: { limit: 50 } }) });
-  const after = JSON.parse(Buffer.from((await client.Metrics({ filters: [`id==${c.id}`] })).metrics[0]!.data!.value).toString());
+  const after = unpackAny<any>((await client.Metrics({ filters: [`id==${c.id}`] })).metrics[0]!.data!).message;
   expect(after.pids.limit).toBe(50);
 
   await client.Pause({ containerId: c.id });

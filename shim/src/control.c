@@ -17,6 +17,8 @@ struct client {
 	char in[CLIENT_IN];
 	size_t len;
 	struct proc *waiting;  /* a wait / wait-exec in progress */
+	int oom_waiting;       /* a wait-oom in progress: answered once oom_count > oom_after */
+	unsigned long long oom_after;
 	int deferred;          /* an exec waits until the berth-init being started is reaped */
 	int attached;          /* stream mask: the connection is the container's I/O now */
 	int input_eof;
@@ -30,6 +32,7 @@ static void client_close(struct client *c)
 		close(c->fd);
 	c->fd = -1;
 	c->waiting = NULL;
+	c->oom_waiting = 0;
 	c->attached = 0;
 }
 
@@ -90,6 +93,14 @@ static void reply_error(struct client *c, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	reply(c, 2, "error", msg);
+}
+
+static void reply_count(struct client *c, unsigned long long n)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", n);
+	reply(c, 2, "ok", num);
 }
 
 static void reply_exit(struct client *c, struct proc *p)
@@ -292,6 +303,27 @@ static int handle(struct client *c, char **f, int n)
 			mask = strcmp(f[1], "stdout") ? 2 : 1;
 		reply(c, 1, "ok");
 		c->attached = mask;
+	} else if (!strcmp(cmd, "oom-watch")) {
+		if (n != 2)
+			reply_error(c, "usage: oom-watch <memory-cgroup-dir>");
+		else if (oom_watch(f[1]) < 0)
+			reply_error(c, "%s", g_err.msg);
+		else
+			reply(c, 1, "ok");
+	} else if (!strcmp(cmd, "oom")) {
+		if (n != 1)
+			reply_error(c, "oom takes no argument");
+		else
+			reply_count(c, g.oom_count);
+	} else if (!strcmp(cmd, "wait-oom")) {
+		if (n != 2 || parse_uint(f[1], ~0ULL, &a) < 0)
+			reply_error(c, "usage: wait-oom <count>");
+		else if (g.oom_count > a)
+			reply_count(c, g.oom_count);
+		else {
+			c->oom_waiting = 1;
+			c->oom_after = a;
+		}
 	} else if (!strcmp(cmd, "shutdown")) {
 		do_shutdown(c);
 	} else {
@@ -303,7 +335,7 @@ static int handle(struct client *c, char **f, int n)
 /* Handles the complete requests buffered on c, until one has to wait. */
 static void client_process(struct client *c)
 {
-	while (c->fd >= 0 && !c->waiting && !c->deferred && !c->attached) {
+	while (c->fd >= 0 && !c->waiting && !c->oom_waiting && !c->deferred && !c->attached) {
 		char line[CLIENT_IN], *f[16];
 		char *nl = memchr(c->in, '\n', c->len);
 		size_t ll;
@@ -362,6 +394,18 @@ void control_proc_exited(struct proc *p)
 	}
 }
 
+void control_oom_changed(void)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = clients[i];
+		if (c && c->fd >= 0 && c->oom_waiting && g.oom_count > c->oom_after) {
+			c->oom_waiting = 0;
+			reply_count(c, g.oom_count);
+			client_process(c);
+		}
+	}
+}
+
 void control_broadcast(int which, const char *buf, size_t n)
 {
 	for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -385,7 +429,7 @@ int control_watch(struct pollfd *pfd, struct client **who, int n, int max)
 			continue;
 		if (c->attached)
 			ev = !c->input_eof && p->stdin_fd >= 0 && !p->inlen ? POLLIN : 0;
-		else if (!c->waiting && !c->deferred)
+		else if (!c->waiting && !c->oom_waiting && !c->deferred)
 			ev = POLLIN;
 		/* With no events asked, poll still reports POLLHUP: a client gone while waiting. */
 		pfd[n] = (struct pollfd){ .fd = c->fd, .events = ev };

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct shim g = { .log_fd = -1, .ctl_fd = -1, .sig_fd = -1, .dirfd = -1 };
+struct shim g = { .log_fd = -1, .ctl_fd = -1, .sig_fd = -1, .dirfd = -1, .oom_fd = -1 };
 
 /* The container's streams are logged through these (only pages that get used count). */
 static char g_line_out[LINE_CAP], g_line_err[LINE_CAP];
@@ -25,7 +25,8 @@ static char g_ctl_path[108];
 static void usage(void)
 {
 	fputs("usage: berth-shim --id ID --namespace NS --state-dir DIR --init PATH --sync-socket PATH\n"
-	      "                  [--log-path FILE] [--log-max-size BYTES] [--stdin FIFO] [--open-stdin]\n"
+	      "                  [--log-path FILE] [--log-format raw|cri] [--log-max-size BYTES]\n"
+	      "                  [--stdin FIFO] [--open-stdin]\n"
 	      "                  [--stdout FIFO] [--stderr FIFO] [--terminal]\n",
 	      stderr);
 	exit(2);
@@ -99,7 +100,7 @@ static int setup(struct launch_opts *o)
 /* The shim proper, after the double fork: set up, report on `notify`, then serve. */
 static void run(struct launch_opts *o, int notify)
 {
-	static struct pollfd pfd[2 + (MAX_EXECS + 1) * 7 + MAX_CLIENTS];
+	static struct pollfd pfd[3 + (MAX_EXECS + 1) * 7 + MAX_CLIENTS];
 	static struct { int kind; struct proc *p; int i; struct client *c; } w[sizeof(pfd) / sizeof(pfd[0])];
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -146,6 +147,10 @@ static void run(struct launch_opts *o, int notify)
 		pfd[n++] = (struct pollfd){ .fd = g.sig_fd, .events = POLLIN };
 		w[n].kind = 1;
 		pfd[n++] = (struct pollfd){ .fd = g.ctl_fd, .events = POLLIN };
+		if (g.oom_fd >= 0) {
+			w[n].kind = 8;
+			pfd[n++] = (struct pollfd){ .fd = g.oom_fd, .events = POLLIN };
+		}
 		for (int k = 0; k < np; k++) {
 			struct proc *p = procs[k];
 #define WATCH(K, I, FD, EV) do { w[n].kind = (K); w[n].p = p; w[n].i = (I); \
@@ -222,6 +227,10 @@ static void run(struct launch_opts *o, int notify)
 			case 7:
 				control_event(w[i].c, pfd[i].fd, re);
 				break;
+			case 8:
+				if (g.oom_fd == pfd[i].fd)
+					oom_check();
+				break;
 			}
 		}
 	}
@@ -236,6 +245,7 @@ int main(int argc, char **argv)
 		{ "log-max-size", required_argument, 0, 'm' }, { "stdin", required_argument, 0, '0' },
 		{ "stdout", required_argument, 0, '1' },      { "stderr", required_argument, 0, '2' },
 		{ "terminal", no_argument, 0, 't' },          { "open-stdin", no_argument, 0, 'o' },
+		{ "log-format", required_argument, 0, 'f' },
 		{ 0, 0, 0, 0 },
 	};
 	struct launch_opts o = { 0 };
@@ -255,6 +265,12 @@ int main(int argc, char **argv)
 		case 'm':
 			if (parse_uint(optarg, ~0ULL, &g.log_max) < 0) {
 				fprintf(stderr, "berth-shim: --log-max-size: %s\n", g_err.msg);
+				return 2;
+			}
+			break;
+		case 'f':
+			if (log_set_format(optarg) < 0) {
+				fprintf(stderr, "berth-shim: --log-format: %s\n", g_err.msg);
 				return 2;
 			}
 			break;

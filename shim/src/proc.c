@@ -243,7 +243,7 @@ static int exit_status(int status)
 static void proc_exited(struct proc *p, int status)
 {
 	char text[TIME_LEN + 16], name[ID_MAX + 16];
-	int n;
+	int n, oom_moved;
 
 	p->state = P_EXITED;
 	p->status = status;
@@ -256,6 +256,10 @@ static void proc_exited(struct proc *p, int status)
 	close_fd(&p->stdin_src);
 	p->inlen = 0;
 	close_fd(&p->stdin_fd);
+	/* An OOM kill that ended it is counted before anyone hears of the exit: the kernel reports
+	 * it (eventfd, memory.events) before it sends the SIGKILL, so it is there to be read. The
+	 * wait-oom clients are answered after the exit file exists, then the exit's waiters. */
+	oom_moved = oom_take();
 	n = snprintf(text, sizeof(text), "%d %s\n", status, p->exited_at);
 	if (p->id[0])
 		snprintf(name, sizeof(name), "exec-%s.exit", p->id);
@@ -263,6 +267,8 @@ static void proc_exited(struct proc *p, int status)
 		snprintf(name, sizeof(name), "exit");
 	/* Durable before reported: berthd may restart right after a wait returns. */
 	write_file_atomic(g.dirfd, name, text, (size_t)n);
+	if (oom_moved)
+		control_oom_changed();
 	control_proc_exited(p);
 }
 

@@ -79,6 +79,8 @@ struct shim {
 	struct proc init;
 	struct proc *execs[MAX_EXECS];
 	struct proc *launching; /* whose stage0 runs now: one at a time (PROTOCOL.md) */
+	int oom_fd;             /* oom.c's eventfd (v1) or inotify fd (v2); -1 until oom-watch */
+	unsigned long long oom_count; /* OOM kills counted since oom-watch */
 };
 extern struct shim g;
 
@@ -96,10 +98,19 @@ int proc_resize(struct proc *p, unsigned rows, unsigned cols);
 void proc_release(struct proc *p);
 
 /* ---- log.c ---- */
+int log_set_format(const char *name); /* "raw" or "cri" (the default) */
 int log_open(int truncate);
 int log_reopen(void);
 void log_data(struct stream *s, const char *buf, size_t n);
 void log_flush_partial(struct stream *s);
+
+/* ---- oom.c ---- */
+/* Starts counting the OOM kills of the memory cgroup DIR (v1 or v2, whichever it has). */
+int oom_watch(const char *dir);
+/* Takes in what the kernel has reported, without blocking; 1 if the count moved. */
+int oom_take(void);
+/* oom_take, then answers the wait-oom clients the new count satisfies. */
+void oom_check(void);
 
 /* ---- control.c ---- */
 struct client;
@@ -110,6 +121,7 @@ void control_event(struct client *c, int fd, short revents);
 void control_broadcast(int which, const char *buf, size_t n);
 void control_proc_exited(struct proc *p);
 void control_launch_done(void);
+void control_oom_changed(void);
 void control_collect(void);
 void shim_cleanup_files(void);
 

@@ -24,7 +24,7 @@ import type { MethodTypes, ServiceName, Services } from './generated/types';
 export type { Services, ServiceName, MethodTypes } from './generated/types';
 export { SERVICE_NAMES } from './generated/types';
 /** Message and enum types by proto package, e.g. `containerd.services.content.v1.Info`. */
-export type { containerd, google } from './generated/types';
+export type { containerd, google, io } from './generated/types';
 
 /** gRPC metadata key that carries the namespace of a call (containerd's). */
 export const NAMESPACE_METADATA_KEY = 'containerd-namespace';

@@ -4,31 +4,33 @@
 // As containerd 1.6 behaves, for the clients that depend on it (ctr, the Go client, CRI):
 //   Create   needs the container's metadata record (NotFound without one); mounts the request's
 //            rootfs (the snapshot's mounts, which ctr sends) at the bundle's rootfs; stdio are
-//            FIFO paths the client made; a checkpoint is NotImplemented.
+//            FIFO paths the client made, or stdout = stderr = `file:///path` (`ctr run --log-uri`):
+//            both streams appended raw to that file by the shim; other URI schemes (binary://)
+//            are InvalidArgument naming the field (core/tasks/stdio.ts). A checkpoint is
+//            NotImplemented.
+//   Exec     stdio as for Create, but FIFOs only: file:// is InvalidArgument (one log per task).
 //   Start    the init process (exec_id empty) or a process added by Exec.
 //   Delete   refused (FailedPrecondition) while the task runs; a created task is killed first.
 //   Kill     `all`: every process of the task's cgroup. NotFound once the process has exited.
 //   ListPids ProcessInfo.info is a containerd.runc.v1.ProcessDetails with the exec id, for the
 //            processes that are execs (as runc's shim does).
-//   Metrics  GAP: containerd packs io.containerd.cgroups.v1.Metrics (or v2), whose proto we do
-//            not have in proto/. Until it is added, data is an Any with type url
-//            `berth.cgroups.v1.Stats` and the runtime's stats as JSON (runc events --stats'
-//            shape, 64-bit counters as exact numbers): ctr's `task metrics` cannot decode it.
+//   Metrics  data is containerd's cgroups Metrics (io.containerd.cgroups.v1.Metrics, or v2 for
+//            a container in a unified hierarchy), from the runtime's statistics
+//            (task-metrics.ts): `ctr task metrics` prints it as a table or JSON. A task
+//            deleted meanwhile is left out.
 //   Checkpoint  NotImplemented (no CRIU).
 
 import * as grpc from '@grpc/grpc-js';
 import { TASKS, packAny, timestamp, type ServiceImpl } from '../api';
 import { invalidArgument, notImplemented } from '../core/errors';
 import type { ProcessInfo, Tasks } from '../core/tasks';
-import { encodeJson } from '@berth/runtime/dist/lib/events';
+import { realHost } from '@berth/runtime/dist/host/real-host';
 import { requireNamespace, unary } from './content';
+import { readCgroupMetrics } from './task-metrics';
 
 export interface TasksServiceDeps {
   tasks: Tasks;
 }
-
-/** The type url Metrics puts on its data (see the header: not containerd's). */
-export const METRICS_TYPE_URL = 'berth.cgroups.v1.Stats';
 
 const processToProto = (p: ProcessInfo) => ({
   containerId: p.containerId,
@@ -153,9 +155,12 @@ export function tasksService(deps: TasksServiceDeps): ServiceImpl<typeof TASKS> 
       const ids = m.ids().filter((id) => !wanted || wanted.has(id));
       const metrics = [];
       for (const id of ids.sort()) {
-        const stats = await m.metrics(id).catch(() => undefined);
-        if (!stats) continue; // exited meanwhile: its cgroup may be gone
-        metrics.push({ timestamp: timestamp(), id, data: { typeUrl: METRICS_TYPE_URL, value: Buffer.from(encodeJson(stats)) } });
+        const data = await m
+          .cgroup(id)
+          .then((cg) => readCgroupMetrics(realHost, cg.version, cg.paths))
+          .catch(() => undefined);
+        if (!data) continue; // deleted meanwhile: its state and cgroup are gone
+        metrics.push({ timestamp: timestamp(), id, data });
       }
       return { metrics };
     }),

@@ -190,6 +190,27 @@ export class ShimClient {
     return socket;
   }
 
+  /**
+   * Starts the shim counting OOM kills in the memory cgroup `dir` (cgroup v1 or v2). Asking again
+   * with the same dir (after a berthd restart) changes nothing.
+   */
+  async oomWatch(dir: string): Promise<void> {
+    await this.request(['oom-watch', dir]);
+  }
+
+  /** The OOM kills counted since oomWatch. */
+  async oomCount(): Promise<number> {
+    return Number((await this.request(['oom']))[0]);
+  }
+
+  /**
+   * Resolves with the count once it is above `seen` (at once if it is). It holds this
+   * connection until then: call it on a client of its own.
+   */
+  async waitOom(seen: number): Promise<number> {
+    return Number((await this.request(['wait-oom', seen]))[0]);
+  }
+
   /** Refused while the container's process runs; then the shim removes its sockets and exits. */
   async shutdown(): Promise<void> {
     await this.request(['shutdown']);

@@ -15,6 +15,8 @@ export interface ShimStartOptions {
   /** Where berthd listens for berth-init's sync connection (see listenSync). */
   syncSocket: string;
   logPath?: string;
+  /** How the log is written: `cri` lines (the shim's default) or the `raw` bytes of both streams. */
+  logFormat?: 'cri' | 'raw';
   logMaxSize?: number;
   stdin?: string;
   /** A stdin pipe without a FIFO: input comes from `attach` clients. */
@@ -42,6 +44,7 @@ export class ShimStartError extends Error {
 export async function startShim(opts: ShimStartOptions): Promise<StartedShim> {
   const args = ['--id', opts.id, '--namespace', opts.namespace, '--state-dir', opts.stateDir, '--init', opts.init, '--sync-socket', opts.syncSocket];
   if (opts.logPath) args.push('--log-path', opts.logPath);
+  if (opts.logFormat) args.push('--log-format', opts.logFormat);
   if (opts.logMaxSize !== undefined) args.push('--log-max-size', String(opts.logMaxSize));
   if (opts.stdin) args.push('--stdin', opts.stdin);
   if (opts.openStdin) args.push('--open-stdin');

@@ -11,8 +11,9 @@
 //                              terminal exec's console-<64-char id>.sock must fit in 107 bytes)
 //
 // Events (optional publish): /tasks/create → /tasks/start → /tasks/exit → /tasks/delete, and
-// exec-added, exec-started, paused, resumed. An exit is never published before the start of
-// the same process: a process that exits before start's reply has its exit queued.
+// exec-added, exec-started, paused, resumed, oom (oom.ts). An exit is never published before the
+// start of the same process: a process that exits before start's reply has its exit queued; nor
+// before the /tasks/oom of the kill that ended it.
 
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
@@ -37,6 +38,8 @@ import { mountAll, unmount } from '../snapshots/mount';
 import type { Mount } from '../snapshots/types';
 import { ManagerError, alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors';
 import { openExecFifo } from './fifo';
+import { OomWatch } from './oom';
+import { checkFifos, parseStdio, prepareLogFile } from './stdio';
 
 export type TaskStatus = 'CREATED' | 'RUNNING' | 'STOPPED' | 'PAUSED';
 
@@ -75,7 +78,8 @@ export interface TaskManagerOptions {
   spec(namespace: string, id: string): Promise<unknown> | unknown;
   publish?: TaskPublish;
   warn?: (msg: string) => void;
-  /** The container log the shim writes (CRI format); none when absent. */
+  /** The container log the shim writes (CRI format); none when absent. A file:// stdout
+   *  (stdio.ts) takes its place: that log is raw. */
   logPath?(namespace: string, id: string): string | undefined;
 }
 
@@ -120,6 +124,8 @@ interface Task {
   waiters: Set<ShimClient>;
   deleting?: boolean;
   syncCount: number;
+  /** Publishes /tasks/oom from the shim's count; absent when the shim could not watch. */
+  oom?: OomWatch;
 }
 
 const PROC_SPEC_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
@@ -242,6 +248,10 @@ export class TaskManager {
     const spec = structuredClone(await this.opts.spec(this.namespace, id)) as Spec;
     if (!spec || typeof spec !== 'object') throw invalidArgument(`container ${id} has no spec`);
     const stdio = fullStdio(opts.stdio);
+    // Before anything exists: a bad stdio field (stdio.ts) costs nothing to refuse.
+    const io = parseStdio(stdio, { logFile: true });
+    await checkFifos(io);
+    await prepareLogFile(io);
     const bundle = this.bundleDir(id);
     const shimDir = this.shimDir(id);
     await fs.mkdir(join(bundle, '..'), { recursive: true, mode: 0o711 });
@@ -284,11 +294,13 @@ export class TaskManager {
           stateDir: shimDir,
           init: this.opts.initBinary,
           syncSocket: listener.path,
-          logPath: this.opts.logPath?.(this.namespace, id),
-          stdin: stdio.stdin || undefined,
-          stdout: stdio.stdout || undefined,
-          stderr: stdio.stderr || undefined,
-          terminal: stdio.terminal,
+          // A file:// stdio URI is the client's log, raw like containerd's; else the
+          // configured CRI log, if any.
+          ...(io.logFile ? { logPath: io.logFile, logFormat: 'raw' as const } : { logPath: this.opts.logPath?.(this.namespace, id) }),
+          stdin: io.stdin,
+          stdout: io.stdout,
+          stderr: io.stderr,
+          terminal: io.terminal,
         });
         shimPid = shim.pid;
         client = await ShimClient.connect(shimDir);
@@ -304,6 +316,7 @@ export class TaskManager {
       record.pid = state.pid;
       await this.writeRecord(bundle, record);
       const task: Task = { record, bundle, client: client!, init: newProc('', state.pid, stdio), execs: new Map(), waiters: new Set(), syncCount: 0 };
+      task.oom = await this.watchOom(task, state.cgroupVersion, state.cgroupPaths);
       this.tasks.set(id, task);
       this.watch(task, task.init);
       this.publish('/tasks/create', 'containerd.events.TaskCreate', {
@@ -364,6 +377,8 @@ export class TaskManager {
       if (!exit) return;
       const info: ExitInfo = { pid: p.pid, exitStatus: exit.status, exitedAt: parseTime(exit.exitedAt) };
       if (p.started === 'starting') await p.startDone;
+      // The OOM kill that ended it, if one did, is published first (oom.ts).
+      await t.oom?.flush(t.client).catch(() => undefined);
       p.exit = info;
       this.publish('/tasks/exit', 'containerd.events.TaskExit', {
         containerId: t.record.id,
@@ -374,6 +389,18 @@ export class TaskManager {
       });
       p.setExited(info);
     })();
+  }
+
+  /** OOM events of a task from its shim's count; none (with a warning) if the shim cannot watch. */
+  private async watchOom(t: Task, version: 1 | 2, paths: Record<string, string>): Promise<OomWatch | undefined> {
+    const dir = version === 2 ? paths[''] : paths['memory'];
+    if (!dir) return undefined;
+    const id = t.record.id;
+    const publish = () => this.publish('/tasks/oom', 'containerd.events.TaskOOM', { containerId: id });
+    return OomWatch.start(t.client, t.record.shimDir, dir, publish).catch((e: Error) => {
+      this.opts.warn?.(`task ${id}: no OOM events: ${e.message}`);
+      return undefined;
+    });
   }
 
   /** The exit the shim recorded in DIR (exit, exec-<id>.exit); 255 when there is none. */
@@ -431,7 +458,6 @@ export class TaskManager {
         });
         const channel = await listener.accept();
         channel.write(planText);
-        await mounting;
         return { channel };
       };
       const proc = { ...(p.spec as object), terminal: p.stdio.terminal };
@@ -456,6 +482,8 @@ export class TaskManager {
 
   /** Registers a process to run in the task (Start with its exec id runs it). */
   async exec(id: string, execId: string, processSpec: unknown, stdio: Stdio = {}): Promise<void> {
+    // First, so that every check after it and the registration run without a pause between.
+    await checkFifos(parseStdio(stdio, { logFile: false }));
     const t = this.task(id);
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(execId)) throw invalidArgument(`exec id ${JSON.stringify(execId)}: 1-64 of [A-Za-z0-9_.-]`);
     if (t.execs.has(execId)) throw alreadyExists(`process ${execId} already exists in task ${id}`);
@@ -525,6 +553,7 @@ export class TaskManager {
     try {
       if (status === 'CREATED') await t.client.signal('KILL').catch(() => undefined);
       const exit = await t.init.exited;
+      t.oom?.close();
       // Once the exit is known, the shim, the cgroup and the rootfs mount are independent:
       // undo them side by side (each waits on the kernel or a process, not on the others).
       await Promise.all([
@@ -682,6 +711,13 @@ export class TaskManager {
     return guard(() => updateContainer(this.ctx, id, resources));
   }
 
+  /** The cgroup version and paths the task's runtime state recorded (Tasks.Metrics reads them). */
+  async cgroup(id: string): Promise<{ version: 1 | 2; paths: Record<string, string> }> {
+    this.task(id);
+    const c = await guard(() => loadContainer(this.ctx, id));
+    return { version: c.state.cgroupVersion, paths: c.state.cgroupPaths };
+  }
+
   /** The cgroup statistics `runc events --stats` reports (64-bit counters as bigint). */
   async metrics(id: string): Promise<ContainerStats> {
     this.task(id);
@@ -730,6 +766,8 @@ export class TaskManager {
       this.tasks.set(id, t);
       found.push(id);
       if (client) {
+        const c = await loadContainer(this.ctx, id).catch(() => undefined);
+        if (c) t.oom = await this.watchOom(t, c.state.cgroupVersion, c.state.cgroupPaths);
         this.watch(t, t.init);
         for (const p of t.execs.values()) this.watch(t, p);
       } else {
@@ -749,6 +787,7 @@ export class TaskManager {
       const ws = [...t.waiters];
       t.waiters.clear();
       for (const w of ws) w.close();
+      t.oom?.close();
       t.client.close();
     }
     this.tasks.clear();

@@ -1,0 +1,192 @@
+import { existsSync, readdirSync, rmSync } from 'fs';
+import { join } from 'path';
+import { requireRoot } from './support/env';
+import { PrivateBerthd, CTR } from './support/berthd';
+import { run } from './support/containerd';
+import { buildImage, type Image } from './support/image';
+
+// Terminal tasks through berthd, driven the way a person does it: Debian's ctr runs under a
+// real pty (python3's pty module) of 30 rows x 100 columns; we type into it and read what it
+// shows. `ctr run -t` and `ctr task exec -t` put the container's process on a pty of its own
+// (berth-init makes it, berth-shim holds the master); ctr copies between the two and turns
+// SIGWINCH into ResizePty, which the shim applies with TIOCSWINSZ.
+
+let d: PrivateBerthd;
+let image: Image;
+
+beforeAll(async () => {
+  requireRoot();
+  image = buildImage();
+  d = new PrivateBerthd();
+  await d.start();
+  const imported = await d.ctr(['images', 'import', image.tar]);
+  if (imported.code !== 0) throw new Error(`import: ${imported.stderr}`);
+}, 60_000);
+
+afterAll(async () => {
+  try {
+    await d?.cleanup();
+  } finally {
+    image?.cleanup();
+  }
+});
+
+/**
+ * One step of a session: wait for a pattern in what the terminal showed since the last match;
+ * type text; resize the pty (the kernel sends SIGWINCH to ctr, the foreground process; we send
+ * one too, as a terminal emulator does); or type text again until a pattern shows up (for what
+ * arrives asynchronously, like a resize passed through two ptys and two processes).
+ */
+type Step = ['expect', string] | ['send', string] | ['resize', number, number] | ['until', string, string];
+
+// The pty's size is set in the child before exec, so ctr's first look at it already sees 30x100.
+const DRIVER = `
+import os, pty, sys, select, time, json, fcntl, termios, struct, signal, re
+argv, steps, timeout = json.loads(sys.argv[1]), json.loads(sys.argv[2]), float(sys.argv[3])
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
+    os.execvp(argv[0], argv)
+out = b''; mark = 0; eof = False; failed = None
+deadline = time.time() + timeout
+def pump(seconds):
+    global out, eof
+    end = min(time.time() + seconds, deadline)
+    while not eof and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if fd in r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                d = b''
+            if not d:
+                eof = True
+            out += d
+def wait_for(pattern, seconds):
+    global mark
+    end = min(time.time() + seconds, deadline)
+    while True:
+        m = re.compile(pattern.encode()).search(out, mark)
+        if m:
+            mark = m.end()
+            return True
+        if eof or time.time() >= end:
+            return False
+        pump(0.05)
+for i, step in enumerate(steps):
+    if step[0] == 'expect':
+        ok = wait_for(step[1], timeout)
+    elif step[0] == 'send':
+        os.write(fd, step[1].encode()); ok = True
+    elif step[0] == 'resize':
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', step[1], step[2], 0, 0))
+        os.kill(pid, signal.SIGWINCH); ok = True
+    else:
+        ok = False
+        for _ in range(10):
+            os.write(fd, step[1].encode())
+            if wait_for(step[2], 0.5):
+                ok = True
+                break
+    if not ok:
+        failed = i
+        break
+while failed is None and not eof and time.time() < deadline:
+    pump(0.1)
+if not eof:
+    os.kill(pid, signal.SIGKILL)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(json.dumps({'out': out.decode('utf8', 'replace'), 'code': os.waitstatus_to_exitcode(status), 'failedStep': failed, 'eof': eof}))
+`;
+
+interface Session {
+  /** Everything the terminal showed, \r removed. */
+  out: string;
+  code: number;
+  /** Index of the step that did not happen (null: all did). */
+  failedStep: number | null;
+  eof: boolean;
+}
+
+async function session(args: string[], steps: Step[], timeoutMs = 20_000): Promise<Session> {
+  const argv = [CTR, '--address', d.address, ...args];
+  const r = await run('python3', ['-c', DRIVER, JSON.stringify(argv), JSON.stringify(steps), String(timeoutMs / 1000)], { timeoutMs: timeoutMs + 10_000 });
+  if (r.code !== 0) throw new Error(`pty driver failed (${r.code}): ${r.stderr}`);
+  const s = JSON.parse(r.stdout) as Session;
+  return { ...s, out: s.out.replace(/\r/g, '') };
+}
+
+/**
+ * ctr's FIFOs for `name` (a container or exec id) under /run/containerd/fifo/<n>/: ctr removes
+ * them when its process is deleted, unless it was killed (a failed session). Removed here
+ * either way; returned so a test can say there were none.
+ */
+function takeFifos(name: string): string[] {
+  const root = '/run/containerd/fifo';
+  const found: string[] = [];
+  for (const dir of existsSync(root) ? readdirSync(root) : []) {
+    const files = readdirSync(join(root, dir)).filter((f) => f.startsWith(`${name}-std`));
+    if (!files.length) continue;
+    found.push(...files.map((f) => join(root, dir, f)));
+    rmSync(join(root, dir), { recursive: true, force: true });
+  }
+  return found;
+}
+
+/** The busybox shell's prompt as root. */
+const PROMPT = '# ';
+
+/** tty, the first size, a resize, the size again, then `exit <code>`. */
+const terminalSteps = (code: number): Step[] => [
+  ['expect', PROMPT],
+  ['send', 'tty\n'],
+  // ctr leaves OPOST on in its raw mode (containerd/console does), so a line ends \r\r\n here.
+  ['expect', '/dev/pts/[0-9]+\\r*\\n'],
+  ['until', 'stty size\n', '\\n30 100\\r*\\n'],
+  ['resize', 40, 120],
+  ['until', 'stty size\n', '\\n40 120\\r*\\n'],
+  ['send', `exit ${code}\n`],
+];
+
+describe('terminal tasks through berthd', () => {
+  let fifosLeft: string[] = [];
+  beforeEach(() => {
+    fifosLeft = [];
+  });
+
+  it('ctr run -t --rm: the shell is on a pty, sees 30x100 then a resize, and its exit code is ctr\'s', async () => {
+    const s = await session(['run', '-t', '--rm', image.ref, 'tty-run', 'sh'], terminalSteps(3)).finally(() => fifosLeft.push(...takeFifos('tty-run')));
+    expect({ failedStep: s.failedStep, eof: s.eof, out: s.out }).toMatchObject({ failedStep: null, eof: true });
+    expect(s.out).toMatch(/\n\/dev\/pts\/\d+\n/);
+    expect(s.out).toMatch(/\n30 100\n[^]*\n40 120\n/);
+    expect(s.code).toBe(3);
+    // --rm: nothing left of it.
+    expect((await d.ctr(['containers', 'ls', '-q'])).stdout.split('\n')).not.toContain('tty-run');
+    expect(readdirSync(join(d.state, 'tasks', 'default'))).not.toContain('tty-run');
+    // ctr deleted its task and removed its FIFOs: berthd's Delete answered as ctr expects.
+    expect(fifosLeft).toEqual([]);
+  });
+
+  it('ctr task exec -t: a second pty in a running task, resized on its own; its exit code is ctr\'s', async () => {
+    expect((await d.ctr(['run', '-d', image.ref, 'tty-exec', 'sleep', '300'])).code).toBe(0);
+    try {
+      const s = await session(['task', 'exec', '-t', '--exec-id', 'tty-exec-sh', 'tty-exec', 'sh'], terminalSteps(5)).finally(() =>
+        fifosLeft.push(...takeFifos('tty-exec-sh')),
+      );
+      expect({ failedStep: s.failedStep, eof: s.eof, out: s.out }).toMatchObject({ failedStep: null, eof: true });
+      expect(s.out).toMatch(/\n\/dev\/pts\/\d+\n/);
+      expect(s.out).toMatch(/\n30 100\n[^]*\n40 120\n/);
+      expect(s.code).toBe(5);
+      expect(fifosLeft).toEqual([]);
+      // The task runs on, and the exec's console socket is gone from the shim's directory.
+      expect((await d.ctr(['task', 'ls'])).stdout).toMatch(/^tty-exec\s+\d+\s+RUNNING$/m);
+      const shimDirs = join(d.state, 'shims', 'default', 'tty-exec');
+      if (existsSync(shimDirs)) expect(readdirSync(shimDirs).filter((f) => f.startsWith('console'))).toEqual([]);
+    } finally {
+      await d.ctr(['task', 'kill', '-s', 'SIGKILL', 'tty-exec']);
+      for (let i = 0; i < 100 && !/^tty-exec\s+\d+\s+STOPPED$/m.test((await d.ctr(['task', 'ls'])).stdout); i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await d.ctr(['task', 'delete', 'tty-exec'])).code).toBe(0);
+      expect((await d.ctr(['containers', 'rm', 'tty-exec'])).code).toBe(0);
+    }
+  });
+});
