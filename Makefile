@@ -1,13 +1,13 @@
 # berth — build, test and benchmark everything from one place.
 #   make deps    install what build and tests need (Debian apt + npm; run as root)
-#   make build   bin/berth-runtime, bin/berthd, bin/berth-init, bin/berth-shim, bin/berth-probe
+#   make build   bin/berth-runtime, bin/berthd, bin/berth, bin/berth-init, bin/berth-shim, bin/berth-probe
 #   make test    deps + build + unit tests + e2e tests (real containers; root)
 #   make demo    deps + build + start berthd, import a local busybox image, run a container
 #   make image   build/images/busybox.tar, made offline from busybox-static
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
-APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon skopeo
 NODE_BIN := node_modules/.bin
 
 .PHONY: all deps apt-deps npm-deps build native proto ts image test unit e2e demo bench install clean
@@ -54,6 +54,11 @@ ts: npm-deps proto
 		--external:lmdb --banner:js="$$BERTHD_BANNER" --define:BERTH_REVISION="\"$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"" \
 		--outfile=bin/berthd --log-level=warning
 	@chmod 755 bin/berthd
+	@# bin/berth: one bundle with nothing external (the client reaches berthd only over gRPC, never lmdb)
+	$(NODE_BIN)/esbuild manager/src/cmd/berth.ts --bundle --platform=node --target=node20 --minify-syntax \
+		--define:BERTH_REVISION="\"$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"" \
+		--outfile=bin/berth --log-level=warning
+	@chmod 755 bin/berth
 
 test: deps build unit e2e
 
@@ -83,7 +88,7 @@ bench: deps build
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 bin/berth-runtime bin/berth-init bin/berth-shim $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 bin/berth-runtime bin/berth-init bin/berth-shim bin/berthd bin/berth $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	$(MAKE) -C native-helper clean
