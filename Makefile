@@ -7,7 +7,7 @@
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
-APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon skopeo
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon skopeo tini
 NODE_BIN := node_modules/.bin
 
 .PHONY: all deps apt-deps npm-deps build native proto ts image test unit e2e demo bench install clean

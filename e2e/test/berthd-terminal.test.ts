@@ -2,8 +2,8 @@ import { existsSync, readdirSync, rmSync } from 'fs';
 import { join } from 'path';
 import { requireRoot } from './support/env';
 import { PrivateBerthd, CTR } from './support/berthd';
-import { run } from './support/containerd';
 import { buildImage, type Image } from './support/image';
+import { ptySession, type PtySession, type PtyStep } from './support/pty';
 
 // Terminal tasks through berthd, driven the way a person does it: Debian's ctr runs under a
 // real pty (python3's pty module) of 30 rows x 100 columns; we type into it and read what it
@@ -31,89 +31,8 @@ afterAll(async () => {
   }
 });
 
-/**
- * One step of a session: wait for a pattern in what the terminal showed since the last match;
- * type text; resize the pty (the kernel sends SIGWINCH to ctr, the foreground process; we send
- * one too, as a terminal emulator does); or type text again until a pattern shows up (for what
- * arrives asynchronously, like a resize passed through two ptys and two processes).
- */
-type Step = ['expect', string] | ['send', string] | ['resize', number, number] | ['until', string, string];
-
-// The pty's size is set in the child before exec, so ctr's first look at it already sees 30x100.
-const DRIVER = `
-import os, pty, sys, select, time, json, fcntl, termios, struct, signal, re
-argv, steps, timeout = json.loads(sys.argv[1]), json.loads(sys.argv[2]), float(sys.argv[3])
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
-    os.execvp(argv[0], argv)
-out = b''; mark = 0; eof = False; failed = None
-deadline = time.time() + timeout
-def pump(seconds):
-    global out, eof
-    end = min(time.time() + seconds, deadline)
-    while not eof and time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if fd in r:
-            try:
-                d = os.read(fd, 4096)
-            except OSError:
-                d = b''
-            if not d:
-                eof = True
-            out += d
-def wait_for(pattern, seconds):
-    global mark
-    end = min(time.time() + seconds, deadline)
-    while True:
-        m = re.compile(pattern.encode()).search(out, mark)
-        if m:
-            mark = m.end()
-            return True
-        if eof or time.time() >= end:
-            return False
-        pump(0.05)
-for i, step in enumerate(steps):
-    if step[0] == 'expect':
-        ok = wait_for(step[1], timeout)
-    elif step[0] == 'send':
-        os.write(fd, step[1].encode()); ok = True
-    elif step[0] == 'resize':
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', step[1], step[2], 0, 0))
-        os.kill(pid, signal.SIGWINCH); ok = True
-    else:
-        ok = False
-        for _ in range(10):
-            os.write(fd, step[1].encode())
-            if wait_for(step[2], 0.5):
-                ok = True
-                break
-    if not ok:
-        failed = i
-        break
-while failed is None and not eof and time.time() < deadline:
-    pump(0.1)
-if not eof:
-    os.kill(pid, signal.SIGKILL)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(json.dumps({'out': out.decode('utf8', 'replace'), 'code': os.waitstatus_to_exitcode(status), 'failedStep': failed, 'eof': eof}))
-`;
-
-interface Session {
-  /** Everything the terminal showed, \r removed. */
-  out: string;
-  code: number;
-  /** Index of the step that did not happen (null: all did). */
-  failedStep: number | null;
-  eof: boolean;
-}
-
-async function session(args: string[], steps: Step[], timeoutMs = 20_000): Promise<Session> {
-  const argv = [CTR, '--address', d.address, ...args];
-  const r = await run('python3', ['-c', DRIVER, JSON.stringify(argv), JSON.stringify(steps), String(timeoutMs / 1000)], { timeoutMs: timeoutMs + 10_000 });
-  if (r.code !== 0) throw new Error(`pty driver failed (${r.code}): ${r.stderr}`);
-  const s = JSON.parse(r.stdout) as Session;
-  return { ...s, out: s.out.replace(/\r/g, '') };
+async function session(args: string[], steps: PtyStep[], timeoutMs = 20_000): Promise<PtySession> {
+  return ptySession([CTR, '--address', d.address, ...args], steps, timeoutMs);
 }
 
 /**
@@ -137,7 +56,7 @@ function takeFifos(name: string): string[] {
 const PROMPT = '# ';
 
 /** tty, the first size, a resize, the size again, then `exit <code>`. */
-const terminalSteps = (code: number): Step[] => [
+const terminalSteps = (code: number): PtyStep[] => [
   ['expect', PROMPT],
   ['send', 'tty\n'],
   // ctr leaves OPOST on in its raw mode (containerd/console does), so a line ends \r\r\n here.

@@ -118,8 +118,11 @@ describe('service definitions', () => {
     expect(serviceDefinition(VERSION).Version.originalName).toBe('version');
   });
 
-  it('lists all eleven containerd services', () => {
-    expect([...SERVICE_NAMES].sort()).toEqual(
+  it('lists all eleven containerd services, and berth\'s own under berth.*.v1', () => {
+    expect([...SERVICE_NAMES].filter((n) => n.startsWith('berth.')).sort()).toEqual(
+      ['berth.containers.v1.Containers', 'berth.files.v1.Files', 'berth.io.v1.IO', 'berth.system.v1.System'],
+    );
+    expect([...SERVICE_NAMES].filter((n) => !n.startsWith('berth.')).sort()).toEqual(
       ['containers', 'content', 'diff', 'events', 'images', 'introspection', 'leases', 'namespaces', 'snapshots', 'tasks', 'version']
         .map((s) => {
           const svc = { containers: 'Containers', content: 'Content', diff: 'Diff', events: 'Events', images: 'Images', introspection: 'Introspection', leases: 'Leases', namespaces: 'Namespaces', snapshots: 'Snapshots', tasks: 'Tasks', version: 'Version' }[s];

@@ -128,6 +128,33 @@ describe('Registry', () => {
     expect(() => new Registry([p('a', '1', ['b'], t), p('b', '1', [], t)], { disabled: ['b.1'] })).toThrow(/a\.1 requires b/);
   });
 
+  it('optionalRequires: started after them when enabled, get() allowed; started without them when disabled or failed', async () => {
+    const t: string[] = [];
+    const user = (): Plugin<string> => ({
+      type: 'grpc',
+      id: 'user',
+      requires: [],
+      optionalRequires: ['gc.sched'],
+      async init(ctx) {
+        const ok = ctx.plugins().some((i) => pluginKey(i) === 'gc.sched' && i.status === 'ok');
+        return ok ? ctx.get<string>('gc.sched') : 'none';
+      },
+    });
+    const withGc = new Registry([user(), p('gc', 'sched', [], t)]);
+    await withGc.init(base);
+    expect(withGc.get<string>('grpc.user')).toBe('gc.sched!');
+    await withGc.close();
+    const disabled = new Registry([user(), p('gc', 'sched', [], t)], { disabled: ['gc.sched'] });
+    await disabled.init(base);
+    expect(disabled.get<string>('grpc.user')).toBe('none');
+    await disabled.close();
+    const failing = new Registry([user(), p('gc', 'sched', [], t, { init: () => Promise.reject(new Error('broken')) })]);
+    await failing.init(base);
+    expect(failing.info('grpc.user')!.status).toBe('ok');
+    expect(failing.get<string>('grpc.user')).toBe('none');
+    await failing.close();
+  });
+
   it('gives each plugin its config section over its defaults, and shows its exports', async () => {
     let cfg: Record<string, unknown> = {};
     const plugin: Plugin<void> = {

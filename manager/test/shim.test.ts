@@ -298,6 +298,53 @@ test('attach streams output and feeds stdin (pipes); close-stdin ends the input'
   both.destroy();
 });
 
+test('attach --close-stdin: the client\'s EOF closes stdin after every byte it sent; the shim ends the output', async () => {
+  const c = await run(sh('cat; echo done; echo bye >&2'), { openStdin: true });
+  const att = await c.client.attach(undefined, { closeStdin: true });
+  const errOnly = await c.client.attach('stderr');
+  const ended = (sock: Socket) => new Promise<void>((resolve) => sock.once('end', resolve));
+  const attEnded = ended(att);
+  const errEnded = ended(errOnly);
+  const out = collect(att);
+  const err = collect(errOnly);
+  // Many writes then EOF at once: nothing of it may be overtaken by the close.
+  const chunk = 'x'.repeat(1000) + '\n';
+  for (let i = 0; i < 50; i++) att.write(chunk);
+  att.end();
+  expect((await c.client.wait()).status).toBe(0);
+  // EOF from the shim once stdout and stderr have ended: the output is complete.
+  await attEnded;
+  await errEnded;
+  // (stdout and stderr are read in the order the shim polls them: 'bye' may come first)
+  expect(out.text().replace('bye\n', '')).toBe(chunk.repeat(50) + 'done\n');
+  expect(out.text()).toContain('bye\n');
+  expect(err.text()).toBe('bye\n');
+  // Attaching after the end: EOF at once.
+  const late = await c.client.attach();
+  const lateEnded = ended(late);
+  collect(late);
+  await lateEnded;
+  late.destroy();
+  att.destroy();
+  errOnly.destroy();
+});
+
+test('attach without --close-stdin: the client\'s EOF leaves stdin open; attach-exec of an unknown exec is refused', async () => {
+  const c = await run(sh('read a; echo got-$a; read b; echo got-$b'), { openStdin: true });
+  const second = await c.client.attach();
+  const out = collect(second);
+  const first = await c.client.attach();
+  first.write('one\n');
+  first.end();
+  await until('got-one', () => out.text().includes('got-one'));
+  second.write('two\n');
+  expect((await c.client.wait()).status).toBe(0);
+  await until('got-two', () => out.text().includes('got-two'));
+  first.destroy();
+  second.destroy();
+  await expect(c.client.attach(undefined, { execId: 'nope' })).rejects.toThrow(/no exec nope/);
+});
+
 test('--stdin FIFO: its writer closing is the container stdin EOF', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bsf-'));
   try {

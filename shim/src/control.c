@@ -20,7 +20,10 @@ struct client {
 	int oom_waiting;       /* a wait-oom in progress: answered once oom_count > oom_after */
 	unsigned long long oom_after;
 	int deferred;          /* an exec waits until the berth-init being started is reaped */
-	int attached;          /* stream mask: the connection is the container's I/O now */
+	int attached;          /* stream mask: the connection is attach_proc's I/O now */
+	struct proc *attach_proc;
+	int close_stdin;       /* attach --close-stdin: this client's EOF closes the process's stdin */
+	int output_done;       /* shut down for writing: every stream it watches has ended */
 	int input_eof;
 };
 
@@ -34,6 +37,37 @@ static void client_close(struct client *c)
 	c->waiting = NULL;
 	c->oom_waiting = 0;
 	c->attached = 0;
+	c->attach_proc = NULL;
+}
+
+/* EOF for an attach client once every stream it watches has ended (the process and whatever
+ * inherited its stdio are gone): the client knows the output is complete. Its input side stays. */
+static void attach_check_done(struct client *c)
+{
+	struct proc *p = c->attach_proc;
+
+	if (c->fd < 0 || !c->attached || c->output_done || !p)
+		return;
+	if (((c->attached & 1) && !p->out[0].ended) || ((c->attached & 2) && !p->out[1].ended))
+		return;
+	c->output_done = 1;
+	shutdown(c->fd, SHUT_WR);
+}
+
+void control_stream_ended(struct proc *p)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i] && clients[i]->attach_proc == p)
+			attach_check_done(clients[i]);
+	}
+}
+
+void control_proc_released(struct proc *p)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i] && clients[i]->fd >= 0 && clients[i]->attach_proc == p)
+			client_close(clients[i]);
+	}
 }
 
 void control_collect(void)
@@ -153,7 +187,7 @@ static int do_exec(struct client *c, char **f, int n)
 	int slot;
 
 	if (n < 3)
-		return reply_error(c, "usage: exec <id> <sync-socket> [--terminal] [--stdin F] [--open-stdin] [--stdout F] [--stderr F]"), DONE;
+		return reply_error(c, "usage: exec <id> <sync-socket> [--terminal] [--stdin F] [--open-stdin] [--stdout F] [--stderr F] [--attachable]"), DONE;
 	if (!valid_id(f[1]))
 		return reply_error(c, "bad exec id \"%s\": 1-%d of [A-Za-z0-9_.-]", f[1], ID_MAX), DONE;
 	if (exec_find(f[1]))
@@ -162,6 +196,8 @@ static int do_exec(struct client *c, char **f, int n)
 		const char **dst = NULL;
 		if (strcmp(f[i], "--terminal") == 0)
 			o.terminal = 1;
+		else if (strcmp(f[i], "--attachable") == 0)
+			o.attachable = 1;
 		else if (strcmp(f[i], "--open-stdin") == 0)
 			o.open_stdin = 1;
 		else if (strcmp(f[i], "--stdin") == 0)
@@ -292,17 +328,36 @@ static int handle(struct client *c, char **f, int n)
 			return reply_error(c, "exec %s has not exited", p->id), DONE;
 		snprintf(name, sizeof(name), "exec-%s.exit", p->id);
 		unlinkat(g.dirfd, name, 0);
+		control_proc_released(p);
 		proc_release(p);
 		p->deleted = 1; /* freed at the top of the loop: the poll set may still name it */
 		reply(c, 1, "ok");
-	} else if (!strcmp(cmd, "attach")) {
-		int mask = 3;
-		if (n > 2 || (n == 2 && strcmp(f[1], "stdout") && strcmp(f[1], "stderr")))
-			return reply_error(c, "usage: attach [stdout|stderr]"), DONE;
-		if (n == 2)
-			mask = strcmp(f[1], "stdout") ? 2 : 1;
+	} else if (!strcmp(cmd, "attach") || !strcmp(cmd, "attach-exec")) {
+		int mask = 3, close_stdin = 0, i = 1;
+		if (ex) {
+			if (n < 2)
+				return reply_error(c, "usage: attach-exec <id> [stdout|stderr] [--close-stdin]"), DONE;
+			if (!(p = exec_find(f[1])))
+				return reply_error(c, "no exec %s", f[1]), DONE;
+			i = 2;
+		} else {
+			p = &g.init;
+		}
+		for (; i < n; i++) {
+			if (!strcmp(f[i], "stdout") && mask == 3)
+				mask = 1;
+			else if (!strcmp(f[i], "stderr") && mask == 3)
+				mask = 2;
+			else if (!strcmp(f[i], "--close-stdin"))
+				close_stdin = 1;
+			else
+				return reply_error(c, "usage: %s [stdout|stderr] [--close-stdin]", ex ? "attach-exec <id>" : "attach"), DONE;
+		}
 		reply(c, 1, "ok");
 		c->attached = mask;
+		c->attach_proc = p;
+		c->close_stdin = close_stdin;
+		attach_check_done(c);
 	} else if (!strcmp(cmd, "oom-watch")) {
 		if (n != 2)
 			reply_error(c, "usage: oom-watch <memory-cgroup-dir>");
@@ -360,8 +415,8 @@ static void client_process(struct client *c)
 		c->len -= ll + 1;
 	}
 	if (c->fd >= 0 && c->attached && c->len) {
-		/* Bytes that came right behind `attach` are already input for the container. */
-		struct proc *p = &g.init;
+		/* Bytes that came right behind `attach` are already input for the process. */
+		struct proc *p = c->attach_proc;
 		if (p->stdin_fd >= 0 && !p->inlen) {
 			memcpy(p->in, c->in, c->len);
 			p->inoff = 0;
@@ -406,12 +461,12 @@ void control_oom_changed(void)
 	}
 }
 
-void control_broadcast(int which, const char *buf, size_t n)
+void control_broadcast(struct proc *p, int which, const char *buf, size_t n)
 {
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = clients[i];
 		/* Non-blocking: a client that does not keep up loses output; the log does not. */
-		if (c && c->fd >= 0 && (c->attached & which) &&
+		if (c && c->fd >= 0 && c->attach_proc == p && (c->attached & which) &&
 		    send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
 			client_close(c);
 	}
@@ -419,10 +474,9 @@ void control_broadcast(int which, const char *buf, size_t n)
 
 int control_watch(struct pollfd *pfd, struct client **who, int n, int max)
 {
-	struct proc *p = &g.init;
-
 	for (int i = 0; i < MAX_CLIENTS && n < max; i++) {
 		struct client *c = clients[i];
+		struct proc *p = c ? c->attach_proc : NULL;
 		short ev = 0;
 
 		if (!c || c->fd < 0)
@@ -440,7 +494,7 @@ int control_watch(struct pollfd *pfd, struct client **who, int n, int max)
 
 void control_event(struct client *c, int fd, short revents)
 {
-	struct proc *p = &g.init;
+	struct proc *p = c->attach_proc;
 	ssize_t n;
 
 	if (c->fd != fd)
@@ -457,7 +511,11 @@ void control_event(struct client *c, int fd, short revents)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			return;
 		if (n <= 0) {
-			c->input_eof = 1; /* the client's EOF is not the container's (close-stdin is) */
+			/* The client's EOF is not the process's, unless it asked (--close-stdin): then
+			 * the stdin closes after every byte the client sent, in order. */
+			c->input_eof = 1;
+			if (n == 0 && c->close_stdin)
+				stdin_close(p);
 			if (n < 0)
 				client_close(c);
 			return;

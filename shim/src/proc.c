@@ -106,8 +106,8 @@ int proc_launch(struct proc *p, const struct launch_opts *o)
 			return -1;
 	} else {
 		/* The container's process (not an exec) always gets pipes: attach may come later. */
-		int want_out = o->log || o->stdout_fifo || !p->id[0];
-		int want_err = o->log || o->stderr_fifo || !p->id[0];
+		int want_out = o->log || o->stdout_fifo || !p->id[0] || o->attachable;
+		int want_err = o->log || o->stderr_fifo || !p->id[0] || o->attachable;
 		if (want_out) {
 			if (make_pipe(fds, 0) < 0)
 				return -1;
@@ -162,6 +162,10 @@ int proc_launch(struct proc *p, const struct launch_opts *o)
 	p->out[1].fd = take_fd(&err_r);
 	p->out[0].fifo = take_fd(&f_out);
 	p->out[1].fifo = take_fd(&f_err);
+	/* A stream that does not exist has nothing to give an attach client; a terminal's output
+	 * (out[0]) exists once the pty master arrives. */
+	p->out[0].ended = p->out[0].fd < 0 && !o->terminal;
+	p->out[1].ended = p->out[1].fd < 0;
 	p->stdin_fd = take_fd(&in_w);
 	p->stdin_src = take_fd(&src);
 	p->console_listen = take_fd(&con);
@@ -320,12 +324,14 @@ void reap_children(void)
 	}
 }
 
-static void stream_eof(struct stream *s)
+static void stream_eof(struct proc *p, struct stream *s)
 {
 	log_flush_partial(s);
 	close_fd(&s->fd);
 	/* We are the FIFO's only writer: closing it gives its reader EOF. */
 	close_fd(&s->fifo);
+	s->ended = 1;
+	control_stream_ended(p);
 }
 
 static void write_some(int fd, const char *buf, size_t n)
@@ -353,15 +359,14 @@ void stream_pump(struct proc *p, struct stream *s, int drain)
 			return;
 		if (n <= 0) {
 			/* EOF; or EIO from a pty master once every slave is closed. */
-			stream_eof(s);
+			stream_eof(p, s);
 			return;
 		}
 		if (s->fifo >= 0)
 			write_some(s->fifo, g_buf, (size_t)n);
 		if (s->line)
 			log_data(s, g_buf, (size_t)n);
-		if (p == &g.init)
-			control_broadcast(s->which, g_buf, (size_t)n);
+		control_broadcast(p, s->which, g_buf, (size_t)n);
 	} while (drain);
 }
 
@@ -456,8 +461,11 @@ void console_receive(struct proc *p)
 	close_fd(&p->console_listen);
 	unlink(p->console_path);
 	p->console_path[0] = 0;
-	if (master < 0)
+	if (master < 0) {
+		p->out[0].ended = 1; /* no terminal will come: nothing to attach to */
+		control_stream_ended(p);
 		return;
+	}
 	set_nonblock(master);
 	p->out[0].fd = master;
 	/* A second fd for input keeps one job per fd in the poll set. */

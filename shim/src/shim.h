@@ -41,6 +41,7 @@ struct stream {
 	int which;     /* 1 stdout, 2 stderr: the attach mask bit */
 	char *line;    /* CRI line buffer (LINE_CAP) when logged, else NULL */
 	size_t len;
+	int ended;     /* at EOF, or never existed: attach clients watching only ended streams get EOF */
 };
 
 struct proc {
@@ -66,6 +67,7 @@ struct proc {
 struct launch_opts {
 	const char *sync_socket, *stdin_fifo, *stdout_fifo, *stderr_fifo;
 	int terminal, open_stdin, log;
+	int attachable;        /* an exec's stdout/stderr are pipes even without FIFOs, for attach-exec */
 };
 
 struct shim {
@@ -118,7 +120,11 @@ void control_accept(void);
 /* Adds the clients to the poll set from index n; who[i] names the client of entry i. */
 int control_watch(struct pollfd *pfd, struct client **who, int n, int max);
 void control_event(struct client *c, int fd, short revents);
-void control_broadcast(int which, const char *buf, size_t n);
+void control_broadcast(struct proc *p, int which, const char *buf, size_t n);
+/* A stream of p ended: attach clients with nothing left to read get EOF. */
+void control_stream_ended(struct proc *p);
+/* p is about to be freed (delete-exec): its attach clients are closed. */
+void control_proc_released(struct proc *p);
 void control_proc_exited(struct proc *p);
 void control_launch_done(void);
 void control_oom_changed(void);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { BIN, sleep, type Result } from './env';
@@ -28,10 +28,14 @@ export class PrivateBerthd {
   private readonly cgroupsBefore = new Set(topLevelCgroups());
   /** ctr makes its FIFOs under /run/containerd/fifo and leaves the directories behind. */
   private readonly ctrDirsBefore = CTR_DIRS.filter((p) => existsSync(p));
+  /** ctr run -d's FIFO directories outlive a task deleted by anyone but that ctr: ours are the new ones. */
+  private readonly fifoDirsBefore = new Set(existsSync(CTR_DIRS[0]!) ? readdirSync(CTR_DIRS[0]!) : []);
   readonly root = join(this.dir, 'root');
   readonly state = join(this.dir, 'state');
   readonly address = join(this.dir, 'state', 'd.sock');
   readonly logFile = join(this.dir, 'berthd.log');
+  /** Where berth containers' CRI logs go (the tasks plugin's log_root), not /var/log/berth. */
+  readonly logRoot = join(this.dir, 'logs');
   child?: ChildProcess;
   /** Resolves with the exit code (or 128+signal) of the current child. */
   exited?: Promise<number>;
@@ -39,7 +43,14 @@ export class PrivateBerthd {
   /** Starts bin/berthd (extra flags after ours) and waits until ctr can reach it. */
   async start(extra: string[] = []): Promise<void> {
     const log = openSync(this.logFile, 'a');
-    const child = spawn(BERTHD, ['--root', this.root, '--state', this.state, '--address', this.address, ...extra], { stdio: ['ignore', log, log] });
+    // A test's own config file (-c) replaces this one; it then says where logs go itself.
+    const config: string[] = [];
+    if (!extra.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='))) {
+      const file = join(this.dir, 'berthd.json');
+      writeFileSync(file, JSON.stringify({ plugins: { 'io.containerd.grpc.v1.tasks': { log_root: this.logRoot } } }));
+      config.push('--config', file);
+    }
+    const child = spawn(BERTHD, ['--root', this.root, '--state', this.state, '--address', this.address, ...config, ...extra], { stdio: ['ignore', log, log] });
     closeSync(log);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))));
@@ -99,6 +110,9 @@ export class PrivateBerthd {
       } catch {
         // not empty: something else of ours leaked into it, and the leak checks will say so
       }
+    }
+    if (existsSync(CTR_DIRS[0]!)) {
+      for (const e of readdirSync(CTR_DIRS[0]!)) if (!this.fifoDirsBefore.has(e)) rmSync(join(CTR_DIRS[0]!, e), { recursive: true, force: true });
     }
     for (const dir of CTR_DIRS) {
       if (this.ctrDirsBefore.includes(dir)) continue;

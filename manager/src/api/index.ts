@@ -45,6 +45,13 @@ export const DIFF = 'containerd.services.diff.v1.Diff' as const;
 export const LEASES = 'containerd.services.leases.v1.Leases' as const;
 export const EVENTS = 'containerd.services.events.v1.Events' as const;
 export const INTROSPECTION = 'containerd.services.introspection.v1.Introspection' as const;
+/** berth's own: attach and logs (proto/berth/io/v1/io.proto). */
+export const BERTH_IO = 'berth.io.v1.IO' as const;
+// berth's own services (proto/berth/)
+export const SYSTEM = 'berth.system.v1.System' as const;
+export const FILES = 'berth.files.v1.Files' as const;
+/** berth's own: top (proto/berth/containers/v1/containers.proto). */
+export const BERTH_CONTAINERS = 'berth.containers.v1.Containers' as const;
 
 /** Type url containerd (and ctr) put on a container's OCI runtime spec. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';

@@ -23,6 +23,42 @@ export interface CommandEntry {
 const load = () => import('./commands/load');
 const save = () => import('./commands/save');
 const version = () => import('./commands/version');
+// containers: lifecycle (run, create, start, stop, restart, kill, rm, wait, ps, inspect, rename)
+const run = () => import('./commands/run');
+const create = () => import('./commands/create');
+const start = () => import('./commands/start');
+const stop = () => import('./commands/stop');
+const restart = () => import('./commands/restart');
+const kill = () => import('./commands/kill');
+const rm = () => import('./commands/rm');
+const wait = () => import('./commands/wait');
+const ps = () => import('./commands/ps');
+const inspect = () => import('./commands/inspect');
+const rename = () => import('./commands/rename');
+const images = () => import('./commands/images');
+const rmi = () => import('./commands/rmi');
+const tag = () => import('./commands/tag');
+const imageInspect = () => import('./commands/image-inspect');
+const history = () => import('./commands/history');
+const importImage = () => import('./commands/import');
+const imagePrune = () => import('./commands/image-prune');
+const info = () => import('./commands/info');
+const systemDf = () => import('./commands/system-df');
+const systemPrune = () => import('./commands/system-prune');
+const cp = () => import('./commands/cp');
+const exportContainer = () => import('./commands/export');
+const diff = () => import('./commands/diff');
+const completion = () => import('./commands/completion');
+const attach = () => import('./commands/attach');
+const exec = () => import('./commands/exec');
+const logs = () => import('./commands/logs');
+const events = () => import('./commands/events');
+const pause = () => import('./commands/pause');
+const port = () => import('./commands/port');
+const stats = () => import('./commands/stats');
+const top = () => import('./commands/top');
+const unpause = () => import('./commands/unpause');
+const update = () => import('./commands/update');
 
 export const COMMANDS: CommandEntry[] = [
   {
@@ -31,11 +67,58 @@ export const COMMANDS: CommandEntry[] = [
     subcommands: [
       { name: 'load', summary: 'Load an image from a tar archive or STDIN', load },
       { name: 'save', summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: save },
+      { name: 'ls', summary: 'List images', load: images },
+      { name: 'rm', summary: 'Remove one or more images', load: rmi },
+      { name: 'tag', summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: tag },
+      { name: 'inspect', summary: 'Display detailed information on one or more images', load: imageInspect },
+      { name: 'history', summary: 'Show the history of an image', load: history },
+      { name: 'import', summary: 'Import the contents from a tarball to create a filesystem image', load: importImage },
+      { name: 'prune', summary: 'Remove unused images', load: imagePrune },
+    ],
+  },
+  {
+    name: 'system',
+    summary: 'Manage berth',
+    subcommands: [
+      { name: 'df', summary: 'Show berth disk usage', load: systemDf },
+      { name: 'info', summary: 'Display system-wide information', load: info },
+      { name: 'prune', summary: 'Remove unused data', load: systemPrune },
     ],
   },
   { name: 'load', summary: 'Load an image from a tar archive or STDIN', load },
   { name: 'save', summary: 'Save one or more images to a tar archive (streamed to STDOUT by default)', load: save },
   { name: 'version', summary: 'Show the berth version information', load: version },
+  { name: 'run', summary: 'Create and run a new container from an image', load: run },
+  { name: 'create', summary: 'Create a new container', load: create },
+  { name: 'start', summary: 'Start one or more stopped containers', load: start },
+  { name: 'stop', summary: 'Stop one or more running containers', load: stop },
+  { name: 'restart', summary: 'Restart one or more containers', load: restart },
+  { name: 'kill', summary: 'Kill one or more running containers', load: kill },
+  { name: 'rm', summary: 'Remove one or more containers', load: rm },
+  { name: 'wait', summary: 'Block until one or more containers stop, then print their exit codes', load: wait },
+  { name: 'ps', summary: 'List containers', load: ps },
+  { name: 'inspect', summary: 'Return low-level information on berth objects', load: inspect },
+  { name: 'rename', summary: 'Rename a container', load: rename },
+  { name: 'images', summary: 'List images', load: images },
+  { name: 'rmi', summary: 'Remove one or more images', load: rmi },
+  { name: 'tag', summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: tag },
+  { name: 'history', summary: 'Show the history of an image', load: history },
+  { name: 'import', summary: 'Import the contents from a tarball to create a filesystem image', load: importImage },
+  { name: 'info', summary: 'Display system-wide information', load: info },
+  { name: 'cp', summary: 'Copy files/folders between a container and the local filesystem', load: cp },
+  { name: 'export', summary: "Export a container's filesystem as a tar archive", load: exportContainer },
+  { name: 'diff', summary: "Inspect changes to files or directories on a container's filesystem", load: diff },
+  { name: 'completion', summary: 'Generate the shell completion script (bash)', load: completion },
+  { name: 'attach', summary: 'Attach local standard input, output, and error streams to a running container', load: attach },
+  { name: 'exec', summary: 'Execute a command in a running container', load: exec },
+  { name: 'logs', summary: 'Fetch the logs of a container', load: logs },
+  { name: 'events', summary: 'Get real time events from the server', load: events },
+  { name: 'pause', summary: 'Pause all processes within one or more containers', load: pause },
+  { name: 'port', summary: 'List port mappings or a specific mapping for the container', load: port },
+  { name: 'stats', summary: "Display a live stream of container(s) resource usage statistics", load: stats },
+  { name: 'top', summary: 'Display the running processes of a container', load: top },
+  { name: 'unpause', summary: 'Unpause all processes within one or more containers', load: unpause },
+  { name: 'update', summary: 'Update configuration of one or more containers', load: update },
 ];
 
 /** Finds the command `words` name: ['load'] or ['image', 'load']; `rest` is what follows it. */

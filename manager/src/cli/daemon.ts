@@ -3,15 +3,19 @@
 
 import * as grpc from '@grpc/grpc-js';
 import {
+  BERTH_CONTAINERS,
+  BERTH_IO,
   CONTAINERS,
   CONTENT,
   DIFF,
   EVENTS,
+  FILES,
   IMAGES,
   INTROSPECTION,
   LEASES,
   NAMESPACES,
   SNAPSHOTS,
+  SYSTEM,
   TASKS,
   VERSION,
   createClient,
@@ -78,6 +82,21 @@ export class Daemon {
   }
   get introspection(): Client<typeof INTROSPECTION> {
     return this.client(INTROSPECTION);
+  }
+  /** berth.io.v1.IO: attach and logs. */
+  get io(): Client<typeof BERTH_IO> {
+    return this.client(BERTH_IO);
+  }
+  get system(): Client<typeof SYSTEM> {
+    return this.client(SYSTEM);
+  }
+  get files(): Client<typeof FILES> {
+    return this.client(FILES);
+  }
+
+  /** berth.containers.v1.Containers: top. */
+  get berthContainers(): Client<typeof BERTH_CONTAINERS> {
+    return this.client(BERTH_CONTAINERS);
   }
 
   close(): void {

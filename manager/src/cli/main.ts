@@ -16,7 +16,7 @@ export const DEFAULT_NAMESPACE = 'default';
 export const HOST_ENV = 'BERTH_HOST';
 export const NAMESPACE_ENV = 'BERTH_NAMESPACE';
 
-const GLOBAL_OPTIONS: OptionSpec[] = [
+export const GLOBAL_OPTIONS: OptionSpec[] = [
   { long: 'debug', short: 'D', type: 'boolean', description: 'Enable debug mode (--log-level debug)' },
   { long: 'host', short: 'H', type: 'string', description: `Daemon socket to connect to, unix:///path ($${HOST_ENV})`, defaultText: DEFAULT_HOST },
   { long: 'log-level', short: 'l', type: 'string', description: `Set the logging level (${LOG_LEVELS.map((l) => `"${l}"`).join(', ')})`, defaultText: '"info"' },

@@ -31,6 +31,12 @@ export interface Plugin<T = unknown> {
   id: string;
   /** Plugin types (or `type.id`) that must be started first. */
   requires: string[];
+  /**
+   * Plugin types (or `type.id`) started first when they are loaded, but not needed: a plugin
+   * that uses one when present (the berth system service and the collector) still starts
+   * when it is disabled or failed. ctx.get of one that did not start throws.
+   */
+  optionalRequires?: string[];
   /** Defaults of this plugin's config section (shallow-merged under the file's section). */
   defaults?: Record<string, unknown>;
   /** Shown by Introspection (`ctr plugins ls -d`), e.g. snapshotters' `remap-ids`. */

@@ -11,6 +11,12 @@ import { exchangePlugin, metadataPlugin } from './core-plugins';
 import { STORAGE_PLUGINS } from '../plugins';
 import { tasksPlugin } from '../plugins/tasks';
 import { gcSchedulerPlugin } from '../plugins/gc';
+import { filesPlugin } from '../services/berth-files';
+import { systemPlugin } from '../services/berth-system';
+import { berthContainersPlugin } from '../plugins/berth-containers';
+import { restartPlugin } from '../plugins/restart';
+import { berthContainersServicePlugin } from '../services/berth-containers';
+import { ioPlugin } from '../services/berth-io';
 import type { Plugin } from './plugin';
 
 export const PLUGINS: Plugin<any>[] = [
@@ -26,7 +32,17 @@ export const PLUGINS: Plugin<any>[] = [
   // content, snapshotters, differ and their services; containers; tasks
   ...STORAGE_PLUGINS,
   tasksPlugin,
+  // berth containers: their /etc files, state labels and --rm (after tasks: it deletes tasks)
+  berthContainersPlugin,
+  // restart policies of berth containers (after tasks: it acts on the recovered ones)
+  restartPlugin,
   // garbage collection of content and snapshots (not in STORAGE_PLUGINS: the in-process
   // service tests run those without a collector)
   gcSchedulerPlugin,
+  // berth's own services (proto/berth/): after tasks and the collector, which they use
+  systemPlugin,
+  filesPlugin,
+  berthContainersServicePlugin,
+  // attach and logs of berth containers (after tasks: it uses their shims)
+  ioPlugin,
 ];

@@ -5,6 +5,8 @@
 //   - `requires` names a type (every plugin of that type comes first) or a `type.id`.
 //     Naming something no plugin provides, or a cycle, is a programming error: the
 //     registry refuses to be built.
+//   - `optionalRequires` only orders: those plugins start first when they are enabled; one
+//     that is absent, disabled or failed does not keep the plugin from starting.
 //   - A plugin whose init throws is recorded as failed (or skipped, for skipPlugin) and the
 //     others go on. A plugin requiring it is then failed without being started, unless
 //     another plugin of the required type started (several snapshotters, one of them
@@ -112,7 +114,7 @@ export class Registry {
         config: { ...(plugin.defaults ?? {}), ...(opts.sectionOf?.(key) ?? {}) },
         log,
         get: <T>(what: string): T => {
-          if (!plugin.requires.some((r) => coveredBy(what, r))) {
+          if (![...plugin.requires, ...(plugin.optionalRequires ?? [])].some((r) => coveredBy(what, r))) {
             throw new Error(`plugin ${key} asked for ${what}, which it does not list in requires`);
           }
           return this.get<T>(what);
@@ -185,6 +187,7 @@ export function order<P extends Plugin<any>>(plugins: P[]): P[] {
       if (found.length === 0) throw new Error(`plugin ${pluginKey(p)} requires ${r}, which no enabled plugin provides`);
       ds.push(...found);
     }
+    for (const r of p.optionalRequires ?? []) ds.push(...plugins.filter((q) => q !== p && matches(q, r)));
     deps.set(p, ds);
   }
   const out: P[] = [];

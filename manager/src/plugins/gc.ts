@@ -14,9 +14,8 @@
 
 import type { Metadata } from '../core/metadata';
 import { Collector, Scheduler, SCHEDULER_DEFAULTS, parseSchedulerConfig } from '../core/gc';
-import type { Snapshotter } from '../core/snapshots';
 import type { Plugin } from '../daemon/plugin';
-import { METADATA_PLUGIN, SNAPSHOTTER_PLUGIN } from './storage';
+import { METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, loadedSnapshotters } from './storage';
 
 export const GC_PLUGIN = 'io.containerd.gc.v1';
 
@@ -34,10 +33,7 @@ export const gcSchedulerPlugin: Plugin<GcPlugin> = {
   async init(ctx) {
     const cfg = parseSchedulerConfig(ctx.config);
     const md = ctx.get<Metadata>(METADATA_PLUGIN);
-    const snapshotters = new Map<string, Snapshotter>();
-    for (const p of ctx.plugins()) {
-      if (p.type === SNAPSHOTTER_PLUGIN && p.status === 'ok') snapshotters.set(p.id, ctx.get<Snapshotter>(`${SNAPSHOTTER_PLUGIN}.${p.id}`));
-    }
+    const snapshotters = loadedSnapshotters(ctx);
     const collector = new Collector({ db: md.db, content: md.content, snapshotters, log: ctx.log });
     const scheduler = new Scheduler(collector, cfg, ctx.log);
     Object.assign(ctx.exports, {

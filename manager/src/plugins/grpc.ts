@@ -7,14 +7,13 @@
 import type { Server } from '@grpc/grpc-js';
 import { CONTAINERS, CONTENT, DIFF, IMAGES, SNAPSHOTS, addService } from '../api';
 import type { Metadata } from '../core/metadata';
-import type { Snapshotter } from '../core/snapshots';
 import type { Plugin, PluginContext } from '../daemon/plugin';
 import { containersService } from '../services/containers';
 import { contentService, type Publish } from '../services/content';
 import { diffService, type WalkingDiffer } from '../services/diff';
 import { imagesService } from '../services/images';
 import { NamespacedSnapshotters, snapshotsService } from '../services/snapshots';
-import { DIFFER_PLUGIN, METADATA_PLUGIN, SNAPSHOTTER_PLUGIN } from './storage';
+import { DIFFER_PLUGIN, METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, loadedSnapshotters } from './storage';
 
 export const GRPC_PLUGIN = 'io.containerd.grpc.v1';
 export { EVENTS_PLUGIN as EVENT_PLUGIN } from '../daemon/core-plugins';
@@ -65,10 +64,7 @@ export const containersGrpcPlugin = grpcPlugin('containers', [METADATA_PLUGIN, E
 });
 
 export const snapshotsGrpcPlugin = grpcPlugin('snapshots', [METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, EVENT_PLUGIN], (ctx) => {
-  const backends = new Map<string, Snapshotter>();
-  for (const p of ctx.plugins()) {
-    if (p.type === SNAPSHOTTER_PLUGIN && p.status === 'ok') backends.set(p.id, ctx.get<Snapshotter>(`${SNAPSHOTTER_PLUGIN}.${p.id}`));
-  }
+  const backends = loadedSnapshotters(ctx);
   const snapshotters = new NamespacedSnapshotters(ctx.get<Metadata>(METADATA_PLUGIN).db, backends);
   const impl = snapshotsService({ snapshotters, publish: publisherOf(ctx), log: ctx.log });
   return { add: (server) => addService(server, SNAPSHOTS, impl) };

@@ -18,6 +18,8 @@ import { NativeSnapshotter, OverlaySnapshotter, type Snapshotter } from '../core
 import { skipPlugin } from '../daemon/registry';
 import type { Plugin } from '../daemon/plugin';
 import { WalkingDiffer } from '../services/diff';
+import { NamespacedSnapshotters } from '../services/snapshots';
+import type { PluginContext } from '../daemon/plugin';
 
 export { METADATA_PLUGIN };
 export const CONTENT_PLUGIN = 'io.containerd.content.v1';
@@ -73,3 +75,17 @@ export const walkingDifferPlugin: Plugin<WalkingDiffer> = {
     return new WalkingDiffer((ns) => md.content.namespace(ns), path.join(ctx.state, 'tmpmounts'));
   },
 };
+
+/** Every snapshotter plugin that started, by id (a skipped or failed one is absent). */
+export function loadedSnapshotters(ctx: PluginContext): Map<string, Snapshotter> {
+  const out = new Map<string, Snapshotter>();
+  for (const p of ctx.plugins()) {
+    if (p.type === SNAPSHOTTER_PLUGIN && p.status === 'ok') out.set(p.id, ctx.get<Snapshotter>(`${SNAPSHOTTER_PLUGIN}.${p.id}`));
+  }
+  return out;
+}
+
+/** The loaded snapshotters as each namespace sees them (services/snapshots.ts). */
+export function namespacedSnapshotters(ctx: PluginContext): NamespacedSnapshotters {
+  return new NamespacedSnapshotters(ctx.get<Metadata>(METADATA_PLUGIN).db, loadedSnapshotters(ctx));
+}

@@ -6,6 +6,10 @@
 // Config (section `io.containerd.grpc.v1.tasks`):
 //   shim_path  berth-shim (default: $BERTH_SHIM, else found beside berthd or in /usr/local/bin, /usr/bin)
 //   init_path  berth-init (default: $BERTH_INIT, else the same search)
+//   log_root   where the shims of berth containers write their CRI logs, <log_root>/<ns>/<id>.log
+//              (default /var/log/berth): only for containers labelled berth/created-by=berth
+//              whose task is created with empty stdio (berth's client; ctr sends FIFOs)
+//   log_max_size  bytes before the shim rotates a log to <id>.log.1 (0: never)
 
 import { promises as fs } from 'fs';
 import { dirname, isAbsolute, join, resolve } from 'path';
@@ -19,6 +23,11 @@ import { emit } from '../services/content';
 import { tasksService } from '../services/tasks';
 import { EVENT_PLUGIN, GRPC_PLUGIN, publisherOf } from './grpc';
 import { METADATA_PLUGIN } from './storage';
+import { CREATED_BY, STDIN_OPEN } from '../core/containers/labels';
+import { containerLogPath } from '../core/logs/path';
+
+export const TASKS_PLUGIN = `${GRPC_PLUGIN}.tasks`;
+export const DEFAULT_LOG_ROOT = '/var/log/berth';
 
 async function findBinary(name: string, configured: unknown, env: string | undefined): Promise<string> {
   const given = typeof configured === 'string' && configured ? configured : env;
@@ -35,7 +44,7 @@ export const tasksPlugin: Plugin<Tasks> = {
   type: GRPC_PLUGIN,
   id: 'tasks',
   requires: [METADATA_PLUGIN, EVENT_PLUGIN],
-  defaults: { shim_path: '', init_path: '' },
+  defaults: { shim_path: '', init_path: '', log_root: DEFAULT_LOG_ROOT, log_max_size: 0 },
   async init(ctx) {
     const md = ctx.get<Metadata>(METADATA_PLUGIN);
     const publish = publisherOf(ctx);
@@ -45,6 +54,11 @@ export const tasksPlugin: Plugin<Tasks> = {
     ]);
     ctx.exports.shim = shimBinary;
     ctx.exports.init = initBinary;
+    const logRoot = ctx.config.log_root;
+    if (typeof logRoot !== 'string' || !isAbsolute(logRoot)) throw new Error(`log_root: expected an absolute path, got ${JSON.stringify(logRoot)}`);
+    const logMaxSize = ctx.config.log_max_size;
+    if (typeof logMaxSize !== 'number' || !Number.isSafeInteger(logMaxSize) || logMaxSize < 0) throw new Error('log_max_size: expected a non-negative integer');
+    ctx.exports.log_root = logRoot;
     const tasks = new Tasks({
       state: ctx.state,
       shimBinary,
@@ -58,6 +72,14 @@ export const tasksPlugin: Plugin<Tasks> = {
         }
       },
       publish: (ns, topic, type, event) => emit(publish, ctx.log, ns, topic, type, event),
+      // berth containers (the labels of core/containers/labels.ts): the CRI log that `berth
+      // logs` reads, and with -i a stdin the shim keeps open for attach clients.
+      defaultIo: (ns, id) => {
+        const labels = md.containers.get(ns, id).labels;
+        if (labels[CREATED_BY] !== 'berth') return undefined;
+        return { logPath: containerLogPath(logRoot, ns, id), openStdin: labels[STDIN_OPEN] === 'true' };
+      },
+      ...(logMaxSize > 0 ? { logMaxSize } : {}),
       warn: (m) => ctx.log.warn(m),
     });
     const found = await tasks.recover();

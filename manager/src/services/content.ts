@@ -165,12 +165,13 @@ type WriteCall = Parameters<ServiceImpl<typeof CONTENT>['Write']>[0];
 type WriteRequest = WriteCall extends grpc.ServerDuplexStream<infer R, unknown> ? R : never;
 
 /**
- * The requests of a Write call one at a time, in order. Not the stream's own async iterator:
- * that destroys the whole duplex when the client's side ends, and a destroyed grpc-js call
- * never sends its responses' status.
+ * The messages of a client stream (Write here, berth.files CopyTo) one at a time, in order,
+ * with backpressure. Not the stream's own async iterator: that destroys the whole duplex when
+ * the client's side ends, and a destroyed grpc-js call never sends its responses' status.
+ * `what` names the call in the error a client's cancel gives ("write", "copy").
  */
-function requests(call: WriteCall): AsyncIterable<WriteRequest> {
-  const queue: WriteRequest[] = [];
+export function streamRequests<R>(call: grpc.ServerReadableStream<R, unknown> | grpc.ServerDuplexStream<R, unknown>, what: string): AsyncIterable<R> {
+  const queue: R[] = [];
   let ended = false;
   let failed: unknown = null;
   let wake: (() => void) | null = null;
@@ -179,7 +180,7 @@ function requests(call: WriteCall): AsyncIterable<WriteRequest> {
     wake = null;
     w?.();
   };
-  call.on('data', (r: WriteRequest) => {
+  call.on('data', (r: R) => {
     queue.push(r);
     if (queue.length > 16) call.pause();
     notify();
@@ -189,7 +190,7 @@ function requests(call: WriteCall): AsyncIterable<WriteRequest> {
     notify();
   });
   call.on('cancelled', () => {
-    failed = new ManagerError('Aborted', 'write cancelled by the client');
+    failed = new ManagerError('Aborted', `${what} cancelled by the client`);
     notify();
   });
   return {
@@ -197,7 +198,7 @@ function requests(call: WriteCall): AsyncIterable<WriteRequest> {
       for (;;) {
         if (failed) throw failed;
         const next = queue.shift();
-        if (next) {
+        if (next !== undefined) {
           if (queue.length <= 4) call.resume();
           yield next;
           continue;
@@ -219,7 +220,7 @@ async function writeSession(deps: ContentServiceDeps, call: WriteCall): Promise<
   let total = 0;
   let committed = false;
   try {
-    for await (const req of requests(call)) {
+    for await (const req of streamRequests<WriteRequest>(call, 'write')) {
       if (committed) continue; // nothing more to do; containerd answers nothing new either
       if (!w) {
         if (!req.ref) throw invalidArgument('first message must have a reference');

@@ -23,6 +23,17 @@ export interface ShimExecOptions {
   openStdin?: boolean;
   stdout?: string;
   stderr?: string;
+  /** stdout/stderr are pipes the shim reads even without FIFOs, for `attach-exec` clients. */
+  attachable?: boolean;
+}
+
+export interface AttachOptions {
+  /** Only this stream (default: both, mixed as read). */
+  stream?: 'stdout' | 'stderr';
+  /** An exec's process instead of the container's (`attach-exec`). */
+  execId?: string;
+  /** This connection's EOF closes the process's stdin, after every byte sent (Docker's StdinOnce). */
+  closeStdin?: boolean;
 }
 
 export class ShimError extends Error {
@@ -165,6 +176,7 @@ export class ShimClient {
     if (opts.openStdin) fields.push('--open-stdin');
     if (opts.stdout) fields.push('--stdout', opts.stdout);
     if (opts.stderr) fields.push('--stderr', opts.stderr);
+    if (opts.attachable) fields.push('--attachable');
     await this.request(fields);
   }
 
@@ -173,14 +185,17 @@ export class ShimClient {
   }
 
   /**
-   * A new connection carrying the container's raw output; what is written to it is its stdin.
-   * It comes back paused, so no byte is lost before the caller listens: add the 'data'
-   * listener, then resume().
+   * A new connection carrying the process's raw output; what is written to it is its stdin.
+   * The shim ends it (EOF) once every stream it carries has ended. It comes back paused, so no
+   * byte is lost before the caller listens: add the 'data' listener, then resume().
    */
-  async attach(stream?: 'stdout' | 'stderr'): Promise<Socket> {
+  async attach(stream?: 'stdout' | 'stderr', opts: Omit<AttachOptions, 'stream'> = {}): Promise<Socket> {
+    const fields: string[] = opts.execId ? ['attach-exec', opts.execId] : ['attach'];
+    if (stream) fields.push(stream);
+    if (opts.closeStdin) fields.push('--close-stdin');
     const conn = await Connection.open(this.controlSocket);
     try {
-      await conn.request(stream ? ['attach', stream] : ['attach']);
+      await conn.request(fields);
     } catch (err) {
       conn.close();
       throw err;

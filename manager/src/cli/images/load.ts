@@ -43,7 +43,7 @@ function protoImage(name: string, target: Descriptor) {
 }
 
 /** Creates or moves the record `name` to `target`. */
-async function putRecord(d: Daemon, name: string, target: Descriptor): Promise<void> {
+export async function putRecord(d: Daemon, name: string, target: Descriptor): Promise<void> {
   try {
     await d.images.Create({ image: protoImage(name, target) });
   } catch (err) {

@@ -1,11 +1,12 @@
 // Containers: the metadata of a container (not its running state, which tasks own).
 
 import { alreadyExists, invalidArgument, notFound } from '../errors';
-import { MetadataDB, applyMapPath, copyLabels } from './db';
+import { MetadataDB, applyMapPath, copyLabels, type Txn } from './db';
 import { Adaptor, labelField, parseFilters } from './filters';
 import { validateIdentifier, validateKeyPart, validateLabels, validateNamespace } from './identifiers';
 import { ensureNamespace } from './namespaces';
 import { AnyValue, ContainerRecord, StoredAny, keys } from './schema';
+import { NAME as NAME_LABEL } from '../containers/labels';
 
 export interface Container {
   id: string;
@@ -77,6 +78,22 @@ function normalize(c: ContainerInput): Omit<Container, 'createdAt' | 'updatedAt'
   };
 }
 
+/**
+ * A berth container's name (label berth/name) is unique in its namespace, as Docker's are.
+ * Checked inside the write transaction (LMDB has one writer), so two concurrent creates with
+ * one name cannot both succeed. A linear scan: names are read only on create and rename.
+ */
+function checkNameFree(txn: Txn, ns: string, id: string, labels: Record<string, string>): void {
+  const name = labels[NAME_LABEL];
+  if (name === undefined) return;
+  for (const { key, value } of txn.range<ContainerRecord>(keys.containers(ns), 1)) {
+    const other = key[key.length - 1] as string;
+    if (other !== id && value.labels?.[NAME_LABEL] === name) {
+      throw alreadyExists(`Conflict. The container name "/${name}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+  }
+}
+
 function validateContainer(c: Omit<Container, 'createdAt' | 'updatedAt'>): void {
   validateIdentifier(c.id, 'container id');
   for (const k of Object.keys(c.extensions)) if (k === '') throw invalidArgument(`container ${JSON.stringify(c.id)}: extension keys must not be empty`);
@@ -140,6 +157,7 @@ export class ContainerStore {
     return this.db.update((txn) => {
       ensureNamespace(txn, ns);
       if (txn.has(keys.container(ns, c.id))) throw alreadyExists(`container ${JSON.stringify(c.id)}`);
+      checkNameFree(txn, ns, c.id, c.labels);
       const now = Date.now();
       const rec = toRecord(c, now, now);
       txn.put(keys.container(ns, c.id), rec);
@@ -193,6 +211,7 @@ export class ContainerStore {
         }
       }
       validateContainer(next);
+      if (next.labels[NAME_LABEL] !== undefined && next.labels[NAME_LABEL] !== rec.labels?.[NAME_LABEL]) checkNameFree(txn, ns, c.id, next.labels);
       const updated = toRecord(next, rec.createdAt, Date.now());
       txn.put(keys.container(ns, c.id), updated);
       return fromRecord(c.id, updated);

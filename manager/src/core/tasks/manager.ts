@@ -17,7 +17,7 @@
 
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import { runtimeContext, type RuntimeContext } from '@berth/runtime/dist/lib/context';
 import { createContainerWith, type Launch } from '@berth/runtime/dist/lib/create';
 import { execContainerWith } from '@berth/runtime/dist/lib/exec';
@@ -37,6 +37,7 @@ import { ShimClient, SyncListener, consoleSocketPath, startShim, type ShimExit }
 import { mountAll, unmount } from '../snapshots/mount';
 import type { Mount } from '../snapshots/types';
 import { ManagerError, alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors';
+import { connectAttach, type AttachOptions, type AttachedStreams } from './attach';
 import { openExecFifo } from './fifo';
 import { OomWatch } from './oom';
 import { checkFifos, parseStdio, prepareLogFile } from './stdio';
@@ -81,6 +82,19 @@ export interface TaskManagerOptions {
   /** The container log the shim writes (CRI format); none when absent. A file:// stdout
    *  (stdio.ts) takes its place: that log is raw. */
   logPath?(namespace: string, id: string): string | undefined;
+  /**
+   * For a task created with empty stdin, stdout and stderr: what the container's own record
+   * asks for instead (berth containers: the CRI log, and stdin kept open for attach clients).
+   * Its logPath overrides logPath above; none: as without this option.
+   */
+  defaultIo?(namespace: string, id: string): DefaultIo | undefined | Promise<DefaultIo | undefined>;
+  /** Bytes before the shim rotates a CRI log (berth-shim --log-max-size); none: never. */
+  logMaxSize?: number;
+}
+
+export interface DefaultIo {
+  logPath?: string;
+  openStdin?: boolean;
 }
 
 export interface CreateTaskOptions {
@@ -112,6 +126,23 @@ interface Proc {
   /** Resolves once the exit is known and published. */
   exited: Promise<ExitInfo>;
   setExited(e: ExitInfo): void;
+  /** An exec's attach clients waiting for its start: connected before its plan is sent. */
+  pendingAttach?: PendingAttach[];
+}
+
+interface PendingAttach {
+  opts: AttachOptions;
+  resolve(s: AttachedStreams): void;
+  reject(err: Error): void;
+}
+
+/** An attach in progress: `connected` once the shim connections exist (an exec's: at its start). */
+export interface Attachment {
+  /** Whether the process has a terminal (its output is all one stream). */
+  terminal: boolean;
+  connected: Promise<AttachedStreams>;
+  /** Gives up a pending attach (the client went away before the exec started). */
+  cancel(): void;
 }
 
 interface Task {
@@ -252,6 +283,10 @@ export class TaskManager {
     const io = parseStdio(stdio, { logFile: true });
     await checkFifos(io);
     await prepareLogFile(io);
+    const plain = !stdio.stdin && !stdio.stdout && !stdio.stderr;
+    const defaults = plain ? await this.opts.defaultIo?.(this.namespace, id) : undefined;
+    // The shim opens (creates) the log; its directory is ours to make.
+    if (defaults?.logPath) await fs.mkdir(dirname(defaults.logPath), { recursive: true, mode: 0o755 });
     const bundle = this.bundleDir(id);
     const shimDir = this.shimDir(id);
     await fs.mkdir(join(bundle, '..'), { recursive: true, mode: 0o711 });
@@ -296,7 +331,9 @@ export class TaskManager {
           syncSocket: listener.path,
           // A file:// stdio URI is the client's log, raw like containerd's; else the
           // configured CRI log, if any.
-          ...(io.logFile ? { logPath: io.logFile, logFormat: 'raw' as const } : { logPath: this.opts.logPath?.(this.namespace, id) }),
+          ...(io.logFile ? { logPath: io.logFile, logFormat: 'raw' as const } : { logPath: defaults?.logPath ?? this.opts.logPath?.(this.namespace, id) }),
+          ...(this.opts.logMaxSize ? { logMaxSize: this.opts.logMaxSize } : {}),
+          openStdin: !!defaults?.openStdin,
           stdin: io.stdin,
           stdout: io.stdout,
           stderr: io.stderr,
@@ -449,13 +486,21 @@ export class TaskManager {
     try {
       const consoleSocket = p.stdio.terminal ? consoleSocketPath(t.record.shimDir, p.id) : undefined;
       if (consoleSocket && consoleSocket.length > SOCKET_MAX) throw invalidArgument(`exec id ${p.id} is too long for a terminal exec's socket path`);
+      const pending = p.pendingAttach ?? [];
+      p.pendingAttach = undefined;
       const launch: Launch = async (planText) => {
         await t.client.exec(p.id, listener.path, {
           terminal: p.stdio.terminal,
           stdin: p.stdio.stdin || undefined,
+          openStdin: !p.stdio.stdin && pending.some((a) => a.opts.stdin),
           stdout: p.stdio.stdout || undefined,
           stderr: p.stdio.stderr || undefined,
+          attachable: pending.length > 0,
         });
+        // berth-init waits for the plan: attached now, the clients miss no output.
+        for (const a of pending) {
+          await connectAttach(t.client, p.stdio.terminal, a.opts, p.id).then(a.resolve, a.reject);
+        }
         const channel = await listener.accept();
         channel.write(planText);
         return { channel };
@@ -465,6 +510,7 @@ export class TaskManager {
       try {
         ({ pid } = await execContainerWith(this.ctx, { id: t.record.id, process: { file: proc }, consoleSocket }, launch));
       } catch (err) {
+        for (const a of pending) a.reject(translate(err) as Error);
         // The shim may have recorded a failed exec: it has an exit; forget it so the id can be reused.
         await t.client.deleteExec(p.id).catch(() => undefined);
         throw err;
@@ -526,6 +572,29 @@ export class TaskManager {
     this.proc(t, execId);
     if (execId) await t.client.resizeExec(execId, height, width).catch(asPrecondition);
     else await t.client.resize(height, width).catch(asPrecondition);
+  }
+
+  /**
+   * Connects to a process's output and input in its shim (attach.ts). The task's own process:
+   * at once, in any state (an exited one's connections just end). An exec: only before its
+   * start, which connects it before the process can write anything.
+   */
+  attach(id: string, opts: AttachOptions & { execId?: string }): Attachment {
+    const t = this.task(id);
+    const p = this.proc(t, opts.execId);
+    const terminal = p.stdio.terminal;
+    if (!opts.execId) return { terminal, connected: connectAttach(t.client, terminal, opts), cancel: () => undefined };
+    if (p.started !== 'no') throw failedPrecondition(`process ${opts.execId} is already started: an exec is attached before its start`);
+    let entry!: PendingAttach;
+    const connected = new Promise<AttachedStreams>((resolve, reject) => (entry = { opts, resolve, reject }));
+    (p.pendingAttach ??= []).push(entry);
+    const cancel = () => {
+      const list = p.pendingAttach;
+      if (list?.includes(entry)) list.splice(list.indexOf(entry), 1);
+      entry.reject(failedPrecondition('attach cancelled'));
+    };
+    connected.catch(() => undefined); // the caller may have gone; not an unhandled rejection
+    return { terminal, connected, cancel };
   }
 
   async closeIO(id: string, opts: { execId?: string; stdin?: boolean } = {}): Promise<void> {
@@ -594,6 +663,7 @@ export class TaskManager {
     } else {
       await t.client.deleteExec(execId).catch(() => undefined);
     }
+    for (const a of p.pendingAttach?.splice(0) ?? []) a.reject(notFound(`process ${execId} was deleted`));
     t.execs.delete(execId);
     if (t.record.execs[execId]) {
       delete t.record.execs[execId];

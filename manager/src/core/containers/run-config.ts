@@ -1,0 +1,69 @@
+// What Docker keeps about a container that neither containerd's record nor its OCI spec says:
+// the command as the user gave it (before the entrypoint was joined on), the host-side options
+// (--add-host, --dns, -v, --restart, ...). The client writes it at create as the container
+// extension RUN_CONFIG_EXTENSION (JSON; an extension, not a label: labels are limited to 4 KiB);
+// `inspect` reads it back and berthd reads ExtraHosts/Dns for the container's /etc files.
+
+/** containers.extensions key and the Any's type url. */
+export { RUN_CONFIG as RUN_CONFIG_EXTENSION } from './labels';
+export const RUN_CONFIG_TYPE_URL = 'berth.dev/run-config/v1';
+
+export interface RunConfig {
+  /** The image as the user typed it ("busybox"). */
+  Image: string;
+  /** The image's id (its config digest), Docker's .Image. */
+  ImageID: string;
+  Entrypoint: string[] | null;
+  Cmd: string[] | null;
+  Env: string[];
+  WorkingDir: string;
+  User: string;
+  Labels: Record<string, string>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  StopSignal: string;
+  StopTimeout: number | null;
+  Volumes: Record<string, Record<string, never>> | null;
+  Host: {
+    Binds: string[];
+    ExtraHosts: string[];
+    Dns: string[];
+    Tmpfs: Record<string, string>;
+    Devices: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
+    CapAdd: string[];
+    CapDrop: string[];
+    SecurityOpt: string[];
+    Privileged: boolean;
+    ReadonlyRootfs: boolean;
+    Init: boolean;
+    AutoRemove: boolean;
+    RestartPolicy: { Name: string; MaximumRetryCount: number };
+    ShmSize: number;
+    Memory: number;
+    MemorySwap: number;
+    NanoCpus: number;
+    CpuShares: number;
+    CpuPeriod: number;
+    CpuQuota: number;
+    CpusetCpus: string;
+    CpusetMems: string;
+    PidsLimit: number | null;
+    OomKillDisable: boolean;
+    Ulimits: { Name: string; Soft: number; Hard: number }[];
+    /** --cidfile: kept for inspect (Docker's HostConfig.ContainerIDFile). */
+    ContainerIDFile: string;
+  };
+}
+
+/** Parses the extension's bytes; undefined when absent or not ours. */
+export function parseRunConfig(ext: { typeUrl: string; value: Uint8Array } | undefined): RunConfig | undefined {
+  if (!ext || ext.typeUrl !== RUN_CONFIG_TYPE_URL) return undefined;
+  try {
+    return JSON.parse(Buffer.from(ext.value).toString('utf8')) as RunConfig;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,233 @@
+// berth.files.v1.Files: a container's files for `berth cp`, `berth export` and `berth diff`
+// (proto/berth/files/v1/files.proto; the file work is core/files).
+//
+// Which tree: while the container has a task, its rootfs mounted at the task's bundle (the
+// same overlay the container sees, so a copy in is visible to it at once); without one, the
+// container's snapshot mounted for the call under <state>/files/ and unmounted after. Diff
+// needs no mount: it reads the overlay's upper and lower directories from the snapshot's
+// mount options.
+
+import { lstat, mkdir, mkdtemp, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import { FILES, addService, timestamp, type ServiceImpl } from '../api';
+import { failedPrecondition, invalidArgument, notFound } from '../core/errors';
+import { applyLayer } from '../core/diff';
+import { cleanName } from '../core/diff/paths';
+import { followLinks, overlayChanges, overlayDirs, packPath, resolveInRoot, rewriteTar, statPath } from '../core/files';
+import type { Metadata } from '../core/metadata';
+import { mountAll, unmount } from '../core/snapshots';
+import type { Tasks } from '../core/tasks';
+import { METADATA_PLUGIN } from '../daemon/core-plugins';
+import { requireNamespace, toStatus, unary } from '../daemon/grpc';
+import type { Plugin, PluginContext } from '../daemon/plugin';
+import { SNAPSHOTTER_PLUGIN, loadedSnapshotters } from '../plugins/storage';
+import { send, serverStream, streamRequests } from './content';
+import { NamespacedSnapshotters } from './snapshots';
+
+export const TASKS_PLUGIN = 'io.containerd.grpc.v1.tasks';
+/** Tar bytes are sent in messages of about this size (a tar's headers come in 512-byte pieces). */
+const MESSAGE_BYTES = 1 << 20;
+
+/** The namespaced view of every loaded snapshotter (as the snapshots service has it). */
+export function snapshottersOf(ctx: PluginContext): NamespacedSnapshotters {
+  const backends = loadedSnapshotters(ctx);
+  return new NamespacedSnapshotters(ctx.get<Metadata>(METADATA_PLUGIN).db, backends);
+}
+
+interface FilesDeps {
+  md: Metadata;
+  tasks: Tasks | undefined;
+  snapshotters: NamespacedSnapshotters;
+  state: string;
+}
+
+/** Runs fn on the container's root filesystem (see the header), mounting it when needed. */
+async function withRootfs<T>(deps: FilesDeps, ns: string, id: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const c = deps.md.containers.get(ns, id);
+  const tm = deps.tasks?.namespace(ns);
+  if (tm && (await tm.get(id).then(() => true, () => false))) {
+    const bundle = tm.bundleDir(id);
+    const root = join(bundle, 'rootfs');
+    const [b, r] = await Promise.all([stat(bundle), stat(root).catch(() => undefined)]);
+    if (r && r.dev !== b.dev) return fn(root);
+  }
+  if (!c.snapshotKey || !c.snapshotter) throw failedPrecondition(`container ${id} has no snapshot (no root filesystem berthd manages)`);
+  const mounts = await deps.snapshotters.get(ns, c.snapshotter).mounts(c.snapshotKey);
+  const base = join(deps.state, 'files');
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(base, `${id.slice(0, 12)}-`));
+  try {
+    await mountAll(mounts, dir);
+    try {
+      return await fn(dir);
+    } finally {
+      await unmount(dir, { recursive: true });
+    }
+  } finally {
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
+/** Sends a byte stream as Chunk messages of about MESSAGE_BYTES. */
+async function sendChunks(call: grpc.ServerWritableStream<unknown, { data: Buffer }>, source: AsyncIterable<Buffer>): Promise<void> {
+  let pending: Buffer[] = [];
+  let bytes = 0;
+  for await (const b of source) {
+    if (call.cancelled) return;
+    pending.push(b);
+    bytes += b.length;
+    if (bytes >= MESSAGE_BYTES) {
+      await send(call, { data: Buffer.concat(pending) });
+      pending = [];
+      bytes = 0;
+    }
+  }
+  if (bytes > 0) await send(call, { data: Buffer.concat(pending) });
+}
+
+interface CopyToRequest {
+  containerId: string;
+  path: string;
+  noOverwriteDirNonDir: boolean;
+  copyUidGid: boolean;
+  data: Buffer;
+}
+
+/** The uid and gid of the container's process (its spec's process.user). */
+function containerUser(md: Metadata, ns: string, id: string): { uid: number; gid: number } {
+  try {
+    const spec = JSON.parse(Buffer.from(md.containers.get(ns, id).spec.value).toString('utf8')) as { process?: { user?: { uid?: number; gid?: number } } };
+    return { uid: spec.process?.user?.uid ?? 0, gid: spec.process?.user?.gid ?? 0 };
+  } catch {
+    return { uid: 0, gid: 0 };
+  }
+}
+
+const isDirType = (t: string) => t === 'directory';
+
+async function copyTo(deps: FilesDeps, call: grpc.ServerReadableStream<CopyToRequest, unknown>): Promise<void> {
+  const ns = requireNamespace(call);
+  const it = streamRequests<CopyToRequest>(call, 'copy')[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) throw invalidArgument('copy: no request');
+  const req = first.value;
+  if (!req.containerId) throw invalidArgument('container_id: required');
+  if (!req.path) throw invalidArgument('path: required');
+  async function* data(): AsyncGenerator<Buffer> {
+    if (req.data.length) yield req.data;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      if (r.value.data.length) yield r.value.data;
+    }
+  }
+  const owner = req.copyUidGid ? containerUser(deps.md, ns, req.containerId) : { uid: 0, gid: 0 };
+  await withRootfs(deps, ns, req.containerId, async (root) => {
+    const dest = await followLinks(root, await resolveInRoot(root, req.path));
+    const st = await stat(dest.host).catch(() => undefined);
+    if (!st) throw notFound(`no such directory in the container: ${req.path}`);
+    if (!st.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${req.path}`);
+    const prefix = [...dest.dir, dest.base].filter(Boolean);
+    const rewritten = rewriteTar(data(), async (h) => {
+      const parts = cleanName(h.name);
+      if (parts.length === 0) return null; // "./": the extraction point itself stays as it is
+      if (req.noOverwriteDirNonDir) {
+        const existing = await stat(join(root, ...prefix, ...parts)).catch(() => undefined);
+        if (existing && existing.isDirectory() !== isDirType(h.type) && h.type !== 'symlink') {
+          throw invalidArgument(
+            existing.isDirectory()
+              ? `cannot overwrite directory "/${[...prefix, ...parts].join('/')}" with non-directory "${h.name}"`
+              : `cannot overwrite non-directory "/${[...prefix, ...parts].join('/')}" with directory "${h.name}"`,
+          );
+        }
+      }
+      return {
+        ...h,
+        name: [...prefix, ...parts].join('/'),
+        uid: req.copyUidGid ? owner.uid : 0,
+        gid: req.copyUidGid ? owner.gid : 0,
+        linkname: h.type === 'link' ? [...prefix, ...cleanName(h.linkname)].join('/') : h.linkname,
+      };
+    });
+    // confined to the container's root: symlinks in it resolve as the container sees them
+    await applyLayer(rewritten, root, { overlay: false });
+  });
+}
+
+export function filesService(deps: FilesDeps): ServiceImpl<typeof FILES> {
+  return {
+    Stat: unary(async (call) => {
+      const ns = requireNamespace(call);
+      const s = await withRootfs(deps, ns, call.request.containerId, (root) => statPath(root, call.request.path));
+      return { stat: { name: s.name, size: s.size, mode: s.mode, mtime: timestamp(s.mtime), linkTarget: s.linkTarget } };
+    }),
+
+    CopyFrom: serverStream(async (call) => {
+      const ns = requireNamespace(call);
+      const { containerId, path } = call.request;
+      await withRootfs(deps, ns, containerId, async (root) => {
+        let r = await resolveInRoot(root, path);
+        // "dir/" and "dir/." mean the directory a symlink leads to (Docker's resolvePath)
+        const contentsOnly = /\/\.$/.test(path);
+        if (contentsOnly || path.endsWith('/')) r = await followLinks(root, r);
+        if (!(await lstat(r.host).catch(() => undefined))) throw notFound(`no such file or directory: ${path}`);
+        const name = contentsOnly ? '.' : r.base || '.';
+        await sendChunks(call, packPath(r.host, { name }));
+      });
+    }),
+
+    CopyTo: (call, cb) => {
+      copyTo(deps, call).then(
+        () => cb(null, {}),
+        (err) => cb(toStatus(err)),
+      );
+    },
+
+    Export: serverStream(async (call) => {
+      const ns = requireNamespace(call);
+      await withRootfs(deps, ns, call.request.containerId, (root) => sendChunks(call, packPath(root, { name: '', oneFileSystem: true })));
+    }),
+
+    Diff: unary(async (call) => {
+      const ns = requireNamespace(call);
+      const c = deps.md.containers.get(ns, call.request.containerId);
+      if (!c.snapshotKey || !c.snapshotter) throw failedPrecondition(`container ${c.id} has no snapshot (no root filesystem berthd manages)`);
+      const mounts = await deps.snapshotters.get(ns, c.snapshotter).mounts(c.snapshotKey);
+      const m = mounts[0];
+      if (mounts.length !== 1 || !m) throw failedPrecondition(`container ${c.id}: its snapshot has ${mounts.length} mounts; diff reads one`);
+      let changes;
+      if (m.type === 'overlay') {
+        const { upper, lowers } = overlayDirs(m.options);
+        if (!upper) throw failedPrecondition(`container ${c.id}: its snapshot is read-only (no upper directory)`);
+        changes = await overlayChanges(upper, lowers);
+      } else if (m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind')) {
+        // a snapshot without a parent: everything in it was added
+        changes = await overlayChanges(m.source, []);
+      } else {
+        throw failedPrecondition(`container ${c.id}: diff reads overlay snapshots, not ${m.type}`);
+      }
+      return { changes };
+    }),
+  };
+}
+
+export const filesPlugin: Plugin<FilesDeps> = {
+  type: 'io.containerd.grpc.v1',
+  id: 'berth-files',
+  requires: [METADATA_PLUGIN, SNAPSHOTTER_PLUGIN],
+  // without tasks (disabled or failed) every container is treated as stopped
+  optionalRequires: [TASKS_PLUGIN],
+  async init(ctx) {
+    const tasksOk = ctx.plugins().some((p) => `${p.type}.${p.id}` === TASKS_PLUGIN && p.status === 'ok');
+    return {
+      md: ctx.get<Metadata>(METADATA_PLUGIN),
+      tasks: tasksOk ? ctx.get<Tasks>(TASKS_PLUGIN) : undefined,
+      snapshotters: snapshottersOf(ctx),
+      state: ctx.state,
+    };
+  },
+  register(server, deps) {
+    addService(server, FILES, filesService(deps));
+  },
+};

@@ -1,0 +1,172 @@
+// berth.system.v1.System: the facts behind `berth info` and `berth system df`, and the
+// collections behind `berth system prune` / `berth image prune` (proto/berth/system/v1).
+//
+// Info and Df read berthd's own state (metadata, task states, snapshot directories) in one
+// call each. Prune deletes nothing itself: the client removes containers and images through
+// the containerd services (which publish their events and keep their rules), then asks for a
+// collection here; the space freed is what core/gc's collections report (GcStats), read as
+// the growth of the scheduler's totals since GcTotals was read before the deletions — a
+// deletion plans a collection of its own at once, so the one Prune runs may find little left.
+
+import { readFile } from 'node:fs/promises';
+import { availableParallelism, hostname, release, totalmem } from 'node:os';
+import { layoutFromMountInfo } from '@berth/runtime/dist/cgroups/layout';
+import { SYSTEM, addService } from '../api';
+import { failedPrecondition } from '../core/errors';
+import type { GcStats } from '../core/gc';
+import { hostPlatform } from '../core/images/platform';
+import type { Metadata } from '../core/metadata';
+import type { Tasks } from '../core/tasks';
+import { METADATA_PLUGIN } from '../daemon/core-plugins';
+import { requireNamespace, unary } from '../daemon/grpc';
+import type { Plugin, PluginContext } from '../daemon/plugin';
+import { VERSION } from '../daemon/version';
+import type { GcPlugin } from '../plugins/gc';
+import { SNAPSHOTTER_PLUGIN } from '../plugins/storage';
+import { serverUuid } from './introspection';
+import { snapshottersOf, TASKS_PLUGIN } from './berth-files';
+import type { NamespacedSnapshotters } from './snapshots';
+
+const GC_PLUGIN_ID = 'io.containerd.gc.v1.scheduler';
+/** The snapshotter berth unpacks images into (cli/images/unpack.ts). */
+const STORAGE_DRIVER = 'overlayfs';
+
+async function osName(): Promise<string> {
+  const text = await readFile('/etc/os-release', 'utf8').catch(() => '');
+  const m = /^PRETTY_NAME=(?:"([^"]*)"|(.*))$/m.exec(text);
+  return m ? (m[1] ?? m[2] ?? '').trim() : 'Linux';
+}
+
+/** "1" (v1 or hybrid: the runtime library uses the v1 controllers then) or "2". */
+async function cgroupVersion(): Promise<string> {
+  try {
+    return layoutFromMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).mode === 'v2' ? '2' : '1';
+  } catch {
+    return '';
+  }
+}
+
+const statsToProto = (s: GcStats) => ({
+  leases: s.leases,
+  content: s.content,
+  ingests: s.ingests,
+  snapshots: s.snapshots,
+  blobsDeleted: s.blobsDeleted,
+  ingestsAborted: s.ingestsAborted,
+  contentBytes: s.contentBytes,
+  snapshotsRemoved: s.snapshotsRemoved,
+  snapshotBytes: s.snapshotBytes,
+  bytesFreed: s.bytesFreed,
+  totalMs: Math.round(s.totalMs),
+});
+
+interface SystemDeps {
+  ctx: PluginContext;
+  md: Metadata;
+  tasks: Tasks | undefined;
+  snapshotters: NamespacedSnapshotters;
+  gc: GcPlugin | undefined;
+  uuid: string;
+}
+
+function optional<T>(ctx: PluginContext, id: string): T | undefined {
+  const p = ctx.plugins().find((i) => `${i.type}.${i.id}` === id);
+  return p?.status === 'ok' ? ctx.get<T>(id) : undefined;
+}
+
+export const systemPlugin: Plugin<SystemDeps> = {
+  type: 'io.containerd.grpc.v1',
+  id: 'berth-system',
+  requires: [METADATA_PLUGIN, SNAPSHOTTER_PLUGIN],
+  // without tasks every container counts as stopped; without the collector Prune is refused
+  optionalRequires: [TASKS_PLUGIN, GC_PLUGIN_ID],
+  async init(ctx) {
+    return {
+      ctx,
+      md: ctx.get<Metadata>(METADATA_PLUGIN),
+      tasks: optional<Tasks>(ctx, TASKS_PLUGIN),
+      snapshotters: snapshottersOf(ctx),
+      gc: optional<GcPlugin>(ctx, GC_PLUGIN_ID),
+      uuid: await serverUuid(ctx.root),
+    };
+  },
+  register(server, deps) {
+    const { ctx, md, tasks, snapshotters, gc } = deps;
+    const totals = () => {
+      const t = gc?.scheduler.totals();
+      return { collections: t?.collections ?? 0, bytesFreed: t?.bytesFreed ?? 0 };
+    };
+    addService(server, SYSTEM, {
+      Info: unary(async (call) => {
+        const ns = requireNamespace(call);
+        const counts = { running: 0, paused: 0, stopped: 0 };
+        const containers = md.containers.list(ns);
+        for (const c of containers) {
+          const status = await tasks
+            ?.namespace(ns)
+            .get(c.id)
+            .then((p) => p.status, () => 'STOPPED');
+          if (status === 'RUNNING') counts.running++;
+          else if (status === 'PAUSED') counts.paused++;
+          else counts.stopped++;
+        }
+        const images = new Set(md.images.list(ns).map((i) => i.target.digest));
+        const tasksPlugin = ctx.plugins().find((p) => `${p.type}.${p.id}` === TASKS_PLUGIN);
+        return {
+          id: deps.uuid,
+          name: hostname(),
+          serverVersion: VERSION,
+          kernelVersion: release(),
+          operatingSystem: await osName(),
+          osType: 'linux',
+          architecture: hostPlatform().architecture,
+          ncpu: availableParallelism(),
+          memTotal: totalmem(),
+          rootDir: ctx.root,
+          stateDir: ctx.state,
+          storageDriver: STORAGE_DRIVER,
+          snapshotters: snapshotters.names(),
+          cgroupDriver: 'cgroupfs',
+          cgroupVersion: await cgroupVersion(),
+          runtime: 'berth-runtime',
+          shimPath: tasksPlugin?.exports.shim ?? '',
+          initPath: tasksPlugin?.exports.init ?? '',
+          containers: containers.length,
+          containersRunning: counts.running,
+          containersPaused: counts.paused,
+          containersStopped: counts.stopped,
+          images: images.size,
+          gcEnabled: gc !== undefined,
+          // the shim writes CRI log lines (<log_root>/<ns>/<id>.log), not Docker's json-file
+          loggingDriver: 'cri',
+        };
+      }),
+
+      Df: unary(async (call) => {
+        const ns = requireNamespace(call);
+        const content: { digest: string; size: number }[] = [];
+        await md.content.namespace(ns).walk((i) => void content.push({ digest: i.digest, size: i.size }));
+        const snapshots: { snapshotter: string; key: string; parent: string; kind: string; size: number; inodes: number }[] = [];
+        for (const name of snapshotters.names()) {
+          const sn = snapshotters.get(ns, name);
+          const infos: { name: string; parent: string; kind: string }[] = [];
+          await sn.walk((i) => void infos.push({ name: i.name, parent: i.parent, kind: i.kind }));
+          for (const i of infos) {
+            // a snapshot removed between the walk and its usage is simply not counted
+            const u = await sn.usage(i.name).catch(() => undefined);
+            if (u) snapshots.push({ snapshotter: name, key: i.name, parent: i.parent, kind: i.kind, size: u.size, inodes: u.inodes });
+          }
+        }
+        return { content, snapshots };
+      }),
+
+      Prune: unary(async () => {
+        if (!gc) throw failedPrecondition('garbage collection is disabled in this berthd (plugin io.containerd.gc.v1.scheduler)');
+        const stats = await gc.scheduler.scheduleAndWait();
+        return { collection: statsToProto(stats), totals: totals() };
+      }),
+
+      GcTotals: unary(() => totals()),
+    });
+  },
+};
