@@ -203,8 +203,11 @@ test('exec: its own stdout FIFO and exit status; exec events; DeleteProcess', as
   await tm.exec(c.id, 'e1', { ...spec.process, args: ['/bin/sh', '-c', 'echo in-exec; exit 5'] }, { stdout: out });
   await expect(tm.exec(c.id, 'e1', spec.process)).rejects.toThrow(/already exists/);
   expect(await tm.get(c.id, 'e1')).toMatchObject({ id: 'e1', status: 'CREATED', pid: 0 });
+  // A Wait that arrives before the Start (ctr task exec sends it from a goroutine) waits.
+  const early = tm.wait(c.id, 'e1');
   const { pid } = await tm.start(c.id, 'e1');
   expect(pid).toBeGreaterThan(0);
+  expect(await early).toMatchObject({ pid, exitStatus: 5 });
   const exit = await tm.wait(c.id, 'e1');
   expect(exit).toMatchObject({ pid, exitStatus: 5 });
   expect(await text).toBe('in-exec\n');
@@ -213,6 +216,11 @@ test('exec: its own stdout FIFO and exit status; exec events; DeleteProcess', as
   expect((await tm.get(c.id)).status).toBe('RUNNING');
   expect((await tm.deleteProcess(c.id, 'e1')).exitStatus).toBe(5);
   await expect(tm.get(c.id, 'e1')).rejects.toThrow(/not found/);
+  // A Wait on an exec that is deleted without ever starting ends with that delete.
+  await tm.exec(c.id, 'never', spec.process);
+  const orphan = tm.wait(c.id, 'never');
+  await tm.deleteProcess(c.id, 'never');
+  expect(await orphan).toMatchObject({ exitStatus: 0 });
   // A long-running exec shows in pids with its exec id, and kill reaches it.
   await tm.exec(c.id, 'e2', { ...spec.process, args: ['/bin/sleep', '1000'] });
   const e2 = await tm.start(c.id, 'e2');
@@ -230,6 +238,8 @@ test('exec: its own stdout FIFO and exit status; exec events; DeleteProcess', as
     '/tasks/exec-started:e1',
     '/tasks/exit:e1',
     '/tasks/delete:e1',
+    '/tasks/exec-added:never',
+    '/tasks/delete:never',
     '/tasks/exec-added:e2',
     '/tasks/exec-started:e2',
     '/tasks/exit:e2',

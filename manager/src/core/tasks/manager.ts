@@ -610,7 +610,8 @@ export class TaskManager {
   async wait(id: string, execId?: string): Promise<ExitInfo> {
     const t = this.task(id);
     const p = this.proc(t, execId);
-    if (execId && p.started === 'no' && !p.exit) throw failedPrecondition(`process ${execId} is not started`);
+    // An exec created but not started is waited for, as containerd's shim does: ctr's
+    // `task exec` sends its Wait from a goroutine that often beats its Start to berthd.
     return p.exited;
   }
 
@@ -660,6 +661,7 @@ export class TaskManager {
     if (!exit) {
       if (p.started === 'yes') throw failedPrecondition(`process ${execId} must be stopped before deletion`);
       exit = { pid: 0, exitStatus: 0, exitedAt: new Date(0) };
+      p.setExited(exit); // a Wait that came before a Start that never happened ends here
     } else {
       await t.client.deleteExec(execId).catch(() => undefined);
     }
