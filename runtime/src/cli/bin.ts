@@ -2,6 +2,10 @@
 // Entry point of the bundled bin/berth-runtime.
 import { main } from './main';
 import { mark } from '../util/timing';
+import { routeNodeWarnings } from './stderr';
+
+// Before anything can warn: Node's default printer would create process.stderr (stderr.ts).
+routeNodeWarnings();
 
 mark('node started, script loaded');
 

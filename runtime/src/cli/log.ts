@@ -1,4 +1,5 @@
 import { appendFileSync } from 'fs';
+import { writeStderr } from './stderr';
 
 // The CLI's log: messages go to stderr for a person, and to --log in runc's shapes
 // (--log-format json: {"level","msg","time"}; text: logrus's key=value line), because
@@ -26,5 +27,5 @@ export function log(level: Level, msg: string): void {
     }
   }
   // With --log set, containerd-style callers read the file; a person still sees errors.
-  if (!cliLog.file || level === 'error' || cliLog.debug) process.stderr.write(`berth-runtime: ${level === 'error' ? '' : level + ': '}${msg}\n`);
+  if (!cliLog.file || level === 'error' || cliLog.debug) writeStderr(`berth-runtime: ${level === 'error' ? '' : level + ': '}${msg}\n`);
 }
