@@ -32,6 +32,10 @@ describe('namespaces', () => {
     const ifaces = p.cat.split('\n').slice(2).filter(Boolean).map((l: string) => l.split(':')[0].trim());
     expect(ifaces).toEqual(['lo']);
   });
+  it('brings the new namespace\'s loopback up, as runc does', async () => {
+    const p = await probe(() => undefined, ['--cat', '/sys/class/net/lo/flags']);
+    expect(Number(p.cat.trim()) & 0x1).toBe(0x1); // IFF_UP
+  });
   it('joins a namespace given by path', async () => {
     // A uts namespace made by another process, with its own hostname, joined by path.
     const { spawn } = await import('child_process');

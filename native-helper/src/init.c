@@ -139,7 +139,7 @@ static int run(struct plan *p, struct line_reader *r)
 	if (p->terminal && console_setup(p) < 0)
 		return -1;
 	/* 6. */
-	if (settings_names(p) < 0)
+	if (settings_names(p) < 0 || settings_loopback(p) < 0)
 		return -1;
 	/* 7. sysctls before the masked/readonly paths: /proc/sys becomes read-only there. */
 	if (settings_sysctls(p) < 0 || rootfs_restrict(p) < 0)

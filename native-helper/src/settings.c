@@ -5,13 +5,17 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "errors.h"
+#include "ns.h"
 
 int settings_names(const struct plan *p)
 {
@@ -19,6 +23,31 @@ int settings_names(const struct plan *p)
 		return fail(errno, "sethostname \"%s\"", p->hostname);
 	if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0)
 		return fail(errno, "setdomainname \"%s\"", p->domainname);
+	return 0;
+}
+
+/* A new network namespace starts with `lo` down: nothing in the container could reach even
+ * itself at 127.0.0.1. runc brings it up in every namespace it creates, and Docker's containers
+ * (even --network none) rely on that. */
+int settings_loopback(const struct plan *p)
+{
+	struct ifreq ifr;
+	_cleanup_close_ int fd = -1;
+
+	if (!ns_is_new(p, NS_NET))
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno, "loopback: socket");
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return fail(errno, "loopback: get flags of \"lo\"");
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return fail(errno, "loopback: bring \"lo\" up");
 	return 0;
 }
 

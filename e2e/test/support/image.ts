@@ -16,6 +16,8 @@ export const BUSYBOX = '/bin/busybox';
 export const IMAGE_APPLETS = [
   'sh', 'echo', 'cat', 'sleep', 'ls', 'id', 'hostname', 'true', 'false', 'touch', 'mkdir', 'ps', 'kill', 'env',
   'pwd', 'grep', 'wc', 'head', 'readlink', 'stat', 'tty', 'stty', 'test', 'sed', 'tr', 'top', 'uname', 'dd', 'seq',
+  // Docker's getting-started flow serves a page and fetches it (e2e/test/berth-tutorial.test.ts).
+  'httpd', 'wget',
 ];
 export const IMAGE_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 

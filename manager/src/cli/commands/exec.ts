@@ -1,4 +1,4 @@
-// berth exec [-d] [-i] [-t] [-e K=V] [--env-file F] [-w DIR] [-u UID[:GID]] [--privileged]
+// berth exec [-d] [-i] [-t] [-e K=V] [--env-file F] [-w DIR] [-u USER[:GROUP]] [--privileged]
 // CONTAINER COMMAND [ARG...]: another process in a running container (Tasks.Exec with the
 // container's process as the base), attached through berthd (berth.io.v1.IO/Attach) unless
 // -d. berth exits with the process's status; 126 when it cannot be run, 127 when not found,
@@ -12,6 +12,8 @@ import { PROCESS_SPEC_TYPE_URL, packJsonAny } from '../../api';
 import type { CommandSpec } from '../command';
 import { ALL_CAPS } from '../containers/spec';
 import { resolveContainer, specOf } from '../containers/resolve';
+import { containerEtcFiles, resolveUser } from '../containers/user';
+import type { Daemon } from '../daemon';
 import { parseEnvLines, resolveEnv } from '../containers/run-options';
 import { CliError, UsageError, isGrpcError } from '../errors';
 import { attachSession } from '../io/attach';
@@ -26,12 +28,19 @@ interface ProcessSpec {
   [k: string]: unknown;
 }
 
-/** -u: numeric uid[:gid] (names are looked up in the image by `run`; exec takes numbers). */
-function parseUser(v: string, base: ProcessSpec['user'], path: string): NonNullable<ProcessSpec['user']> {
-  const m = /^(\d+)(?::(\d+))?$/.exec(v);
-  if (!m) throw new UsageError(`invalid --user ${JSON.stringify(v)}: berth exec takes UID[:GID] as numbers`, path);
-  const uid = Number(m[1]);
-  return { uid, gid: m[2] !== undefined ? Number(m[2]) : uid === base?.uid ? base.gid : uid };
+/**
+ * -u NAME|UID[:GROUP|GID]: resolved as runc resolves an exec's user, in the container's own
+ * /etc/passwd and /etc/group as they are now (read through berthd: the client has no access to
+ * the container's files). A user that does not exist there cannot run anything: Docker's 126.
+ */
+async function execUser(d: Daemon, containerId: string, user: string): Promise<NonNullable<ProcessSpec['user']>> {
+  try {
+    const r = await resolveUser(user, containerEtcFiles(d, containerId));
+    return { uid: r.uid, gid: r.gid, ...(r.additionalGids.length ? { additionalGids: r.additionalGids } : {}) };
+  } catch (err) {
+    if (err instanceof CliError) throw new CliError(`OCI runtime exec failed: ${err.message}`, 126);
+    throw err;
+  }
 }
 
 /**
@@ -65,7 +74,7 @@ export const command: CommandSpec = {
     { long: 'interactive', short: 'i', type: 'boolean', description: 'Keep STDIN open even if not attached' },
     { long: 'privileged', type: 'boolean', description: 'Give extended privileges to the command' },
     { long: 'tty', short: 't', type: 'boolean', description: 'Allocate a pseudo-TTY' },
-    { long: 'user', short: 'u', type: 'string', description: 'Username or UID (format: "<uid>[:<gid>]")' },
+    { long: 'user', short: 'u', type: 'string', description: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
     { long: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
   ],
   args: { min: 2 },
@@ -86,6 +95,7 @@ export const command: CommandSpec = {
     if (status === 'PAUSED') throw new CliError(`container ${c.id} is paused, unpause the container before exec`);
     if (status !== 'RUNNING') throw new CliError(`container ${c.id} is not running`);
 
+    const user = parsed.string('user');
     const base = ((specOf(c) as { process?: ProcessSpec }).process ?? {}) as ProcessSpec;
     const tty = parsed.bool('tty');
     const proc: ProcessSpec = {
@@ -95,7 +105,7 @@ export const command: CommandSpec = {
       // Later entries win in the runtime, as Docker's exec env overrides the container's.
       env: [...(base.env ?? []), ...env],
       cwd: workdir ?? base.cwd ?? '/',
-      ...(parsed.string('user') !== undefined ? { user: parseUser(parsed.string('user')!, base.user, path) } : {}),
+      ...(user ? { user: await execUser(d, c.id, user) } : {}),
     };
     if (parsed.bool('privileged')) {
       const all = privilegedCaps();

@@ -17,7 +17,7 @@ import { generateName, normalizeName } from './names';
 import { fromProto, type ContainerRecord } from './resolve';
 import type { RunOptions } from './run-options';
 import { buildSpec, capsOfMask, type HostDevice, type ImageRunConfig } from './spec';
-import { resolveUser } from './user';
+import { imageEtcFiles, resolveUser } from './user';
 import { SPEC_TYPE_URL, packJsonAny } from '../../api';
 import * as L from '../../core/containers/labels';
 import { RUN_CONFIG_EXTENSION, RUN_CONFIG_TYPE_URL, type RunConfig } from '../../core/containers/run-config';
@@ -142,7 +142,7 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
 
   const [filesRoot, user, seccompProfile] = await Promise.all([
     containersRoot(d),
-    resolveUser(d, opts.user ?? imageConfig.User ?? '', img.layers),
+    resolveUser(opts.user ?? imageConfig.User ?? '', imageEtcFiles(d, img.layers)),
     (async () => {
       const file = opts.securityOpt.map((s) => /^seccomp[=:](.*)$/.exec(s)?.[1]).find((v) => v !== undefined);
       if (file === undefined || file === 'unconfined') return undefined;

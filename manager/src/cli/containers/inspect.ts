@@ -4,11 +4,12 @@
 import type { Daemon } from '../daemon';
 import { runConfigOf, specOf, type ContainerRecord } from './resolve';
 import { getTask, stateOf } from './lifecycle';
+import { logPathOf } from './log-path';
 import { HOSTNAME_FILE, HOSTS_FILE, RESOLV_FILE } from '../../core/containers/files';
 import { NAME, RESTART_COUNT, STATE_ERROR } from '../../core/containers/labels';
 
 export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<Record<string, unknown>> {
-  const task = await getTask(d, c.id);
+  const [task, logPath] = await Promise.all([getTask(d, c.id), logPathOf(d, c.id)]);
   const s = stateOf(c, task);
   const spec = specOf(c);
   const run = runConfigOf(c);
@@ -42,7 +43,7 @@ export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<R
     ResolvConfPath: mountSource(RESOLV_FILE),
     HostnamePath: mountSource(HOSTNAME_FILE),
     HostsPath: mountSource(HOSTS_FILE),
-    LogPath: '',
+    LogPath: logPath,
     Name: `/${c.labels[NAME] ?? c.id.slice(0, 12)}`,
     RestartCount: Number(c.labels[RESTART_COUNT] ?? 0),
     Driver: c.snapshotter,
