@@ -85,6 +85,7 @@ bench: deps build
 	node bench/runtime-many.js
 	node bench/rss.js
 	node bench/berthd.js
+	node bench/berth.js
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -84,9 +84,9 @@ class Daemon {
   }
 
   /** Starts argv (own process group, so a ^C reaches only ctr) and waits until ctr gets through. */
-  start(argv) {
+  start(argv, env = {}) {
     const fd = fs.openSync(this.log, 'a');
-    this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], detached: true });
+    this.child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...env } });
     fs.closeSync(fd);
     // Not unref'd: once the run is over, Node's loop reaps it (else an orphaned zombie).
     this.pid = this.child.pid;
@@ -157,8 +157,12 @@ class Berthd extends Daemon {
     this.address = path.join(dir, 'state', 'd.sock');
   }
 
-  boot() {
-    this.start([path.join(repo, 'bin', 'berthd'), '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--address', this.address, '--log-level', 'warn']);
+  /** `env` (e.g. BERTH_TIMING=1) is added to berthd's environment. */
+  boot(env = {}) {
+    // CRI logs of containers (berth run) go under our dir, not /var/log/berth.
+    const config = path.join(this.dir, 'config.json');
+    fs.writeFileSync(config, JSON.stringify({ plugins: { 'io.containerd.grpc.v1.tasks': { log_root: path.join(this.dir, 'logs') } } }));
+    this.start([path.join(repo, 'bin', 'berthd'), '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--address', this.address, '--config', config, '--log-level', 'warn'], env);
   }
 }
 
@@ -394,9 +398,14 @@ function run() {
   }
 }
 
-try {
-  run();
-} catch (err) {
-  console.error(err.stack ?? String(err));
-  process.exitCode = 1;
+// bench/berth.js reuses the daemons and the cleanup.
+module.exports = { sleepMs, alive, cpuMs, pidsMentioning, nsCgroups, Daemon, Berthd, Containerd, buildImage, cleanup };
+
+if (require.main === module) {
+  try {
+    run();
+  } catch (err) {
+    console.error(err.stack ?? String(err));
+    process.exitCode = 1;
+  }
 }
