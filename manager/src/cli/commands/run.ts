@@ -14,23 +14,52 @@ import { removeContainer, startContainer, waitExit } from '../containers/lifecyc
 import { CREATE_OPTIONS, RUN_ONLY_OPTIONS, parseRunOptions } from '../containers/run-options';
 import { startFailureStatus } from '../containers/start-errors';
 import type { Daemon } from '../daemon';
+import { unpackAny } from '../../api';
 import type { AttachSession } from '../io/attach';
 
 const NOT_FOUND = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Until berthd's auto-remove has taken the record (Docker's client waits for "removed" too). */
-async function waitRemoved(d: Daemon, id: string, timeoutMs = 10000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
+/**
+ * Waits for berthd's auto-remove to take the record (Docker's client waits for "removed" too):
+ * the /containers/delete event, subscribed before the container starts so it cannot be missed.
+ * `removed()` is called once the exit is known; from then a slow Get covers an event stream that
+ * failed, and after 10 s it stops waiting (the exit status is known already). `cancel` ends it.
+ */
+function watchRemoval(d: Daemon, namespace: string, id: string): { removed(): Promise<void>; cancel(): void } {
+  const stream = d.events.Subscribe({ filters: [`namespace==${JSON.stringify(namespace)},topic=="/containers/delete"`] });
+  let seen = false;
+  let notify: (() => void) | undefined;
+  stream.on('data', (env: { event: { typeUrl: string; value: Uint8Array } | null }) => {
     try {
-      await d.containers.Get({ id });
-    } catch (err) {
-      if ((err as { code?: number }).code === NOT_FOUND) return;
-      throw err;
+      if (env.event && unpackAny<{ id?: string }>(env.event).message.id === id) {
+        seen = true;
+        notify?.();
+      }
+    } catch {
+      // an event type this client does not know
     }
-    await sleep(20);
-  }
+  });
+  stream.on('error', () => undefined); // cancel() ends it with an error; the poll covers a real one
+  return {
+    async removed() {
+      const giveUpAt = Date.now() + 10_000;
+      const event = new Promise<void>((r) => (notify = r));
+      try {
+        while (!seen && Date.now() < giveUpAt) {
+          try {
+            await d.containers.Get({ id });
+          } catch (err) {
+            if ((err as { code?: number }).code === NOT_FOUND) return;
+            throw err;
+          }
+          await Promise.race([event, new Promise((r) => setTimeout(r, 250))]);
+        }
+      } finally {
+        stream.cancel();
+      }
+    },
+    cancel: () => stream.cancel(),
+  };
 }
 
 export const command: CommandSpec = {
@@ -59,6 +88,8 @@ export const command: CommandSpec = {
       return 0;
     }
 
+    // Subscribed before the start: the removal may follow the exit at once.
+    const removal = opts.rm ? watchRemoval(d, ctx.globals.namespace, c.id) : undefined;
     const { attachSession } = await import('../io/attach');
     const streams = opts.attach.length ? opts.attach.filter((s): s is 'stdout' | 'stderr' => s !== 'stdin') : (['stdout', 'stderr'] as const);
     // The attach needs the task (berthd connects to its shim), and the task must not run
@@ -73,15 +104,19 @@ export const command: CommandSpec = {
       }).catch(failStart);
     } catch (err) {
       session?.close();
+      removal?.cancel();
       throw err;
     }
     if (!session) throw new CliError('internal error: no attach session');
     const exit = waitExit(d, c);
     await Promise.race([session.done, exit]);
-    if (session.detached) return 0;
+    if (session.detached) {
+      removal?.cancel();
+      return 0;
+    }
     const status = await exit;
     await session.done;
-    if (opts.rm) await waitRemoved(d, c.id);
+    await removal?.removed();
     return status ?? 0;
   },
 };

@@ -747,8 +747,8 @@ export class TaskManager {
   }
 
   async list(): Promise<ProcessInfo[]> {
-    const out: ProcessInfo[] = [];
-    for (const t of this.tasks.values()) if (!t.deleting) out.push(await this.info(t, t.init));
+    // Side by side: each status is a few file reads, and `berth ps` lists every task.
+    const out = await Promise.all([...this.tasks.values()].filter((t) => !t.deleting).map((t) => this.info(t, t.init)));
     return out.sort((a, b) => (a.containerId < b.containerId ? -1 : 1));
   }
 
