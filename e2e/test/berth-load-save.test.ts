@@ -16,6 +16,8 @@ import { buildImage, type Image } from './support/image';
 
 const BERTH = join(BIN, 'berth');
 const SKOPEO = '/usr/bin/skopeo';
+/** skopeo (as root) keeps a blob info cache in /var/lib/containers/cache: ours to remove if we made it. */
+const SKOPEO_CACHE_DIRS = ['/var/lib/containers', '/var/lib/containers/cache'].filter((p) => !existsSync(p));
 
 let d: PrivateBerthd;
 let image: Image;
@@ -87,6 +89,7 @@ afterAll(async () => {
   } finally {
     image?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (SKOPEO_CACHE_DIRS[0]) rmSync(SKOPEO_CACHE_DIRS[0], { recursive: true, force: true });
   }
 });
 
