@@ -1,8 +1,7 @@
 import { readdirSync } from 'fs';
 import { join } from 'path';
-import { requireRoot } from './support/env';
-import { PrivateBerthd } from './support/berthd';
-import { buildImage, type Image } from './support/image';
+import { PrivateBerthd, usePrivateBerthd } from './support/berthd';
+import type { Image } from './support/image';
 
 // berthd's garbage collector under Debian's ctr (containerd 1.6): what `ctr images import`
 // stores stays while the image does (ctr's gc.ref labels tie manifest, config, layers and
@@ -11,21 +10,7 @@ import { buildImage, type Image } from './support/image';
 
 let d: PrivateBerthd;
 let image: Image;
-
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
-});
+usePrivateBerthd({ importImage: false }, (it) => ({ d, image } = it));
 
 const lines = (s: string) => s.split('\n').slice(1).filter(Boolean);
 const dirEntries = (p: string) => {

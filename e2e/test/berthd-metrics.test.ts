@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { requireRoot, sleep } from './support/env';
-import { CTR, PrivateBerthd } from './support/berthd';
-import { buildImage, type Image } from './support/image';
+import { sleep } from './support/env';
+import { CTR, PrivateBerthd, usePrivateBerthd } from './support/berthd';
+import type { Image } from './support/image';
 import { TASKS, createClient, packJsonAny } from '../../manager/src/api';
 
 // Debian's ctr (containerd 1.6) reading what berthd reports about running containers:
@@ -13,23 +13,7 @@ import { TASKS, createClient, packJsonAny } from '../../manager/src/api';
 
 let d: PrivateBerthd;
 let image: Image;
-
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-  const r = await d.ctr(['images', 'import', image.tar]);
-  if (r.code !== 0) throw new Error(`import: ${r.stderr}`);
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
-});
+usePrivateBerthd({ importImage: true }, (it) => ({ d, image } = it));
 
 const MiB = 1024 * 1024;
 const HOG = 'x=a; while true; do x=$x$x; done';

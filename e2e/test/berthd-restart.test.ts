@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { requireRoot, sleep } from './support/env';
-import { PrivateBerthd, CTR, alive } from './support/berthd';
+import { sleep } from './support/env';
+import { PrivateBerthd, CTR, alive, usePrivateBerthd } from './support/berthd';
 import { processesMatching, run } from './support/containerd';
-import { buildImage, type Image } from './support/image';
+import type { Image } from './support/image';
 
 // The issue's restart acceptance, through Debian's ctr: three containers — A writing a line to
 // its log (`ctr run --log-uri file://…`) every 100 ms, B blocked reading its stdin, C exiting
@@ -13,23 +13,7 @@ import { buildImage, type Image } from './support/image';
 
 let d: PrivateBerthd;
 let image: Image;
-
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-  const imported = await d.ctr(['images', 'import', image.tar]);
-  if (imported.code !== 0) throw new Error(`import: ${imported.stderr}`);
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
-});
+usePrivateBerthd({ importImage: true }, (it) => ({ d, image } = it));
 
 /** `ctr task ls` as id → { pid, status }. */
 async function tasks(): Promise<Map<string, { pid: number; status: string }>> {

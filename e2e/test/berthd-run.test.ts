@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { requireRoot } from './support/env';
-import { PrivateBerthd } from './support/berthd';
-import { buildImage, type Image } from './support/image';
+import { PrivateBerthd, usePrivateBerthd } from './support/berthd';
+import type { Image } from './support/image';
 
 // Debian's own ctr (containerd 1.6) against berthd: import an image with no registry, then
 // run containers through berthd's content, images, snapshots, diff, containers and tasks
@@ -10,21 +9,7 @@ import { buildImage, type Image } from './support/image';
 
 let d: PrivateBerthd;
 let image: Image;
-
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
-});
+usePrivateBerthd({ importImage: false }, (it) => ({ d, image } = it));
 
 describe('ctr against berthd', () => {
   it('imports an image tarball and unpacks it into snapshots', async () => {

@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'fs';
 import { join } from 'path';
-import { requireRoot } from './support/env';
-import { PrivateBerthd, CTR } from './support/berthd';
-import { buildImage, type Image } from './support/image';
+import { PrivateBerthd, CTR, usePrivateBerthd } from './support/berthd';
+import type { Image } from './support/image';
 import { ptySession, type PtySession, type PtyStep } from './support/pty';
 
 // Terminal tasks through berthd, driven the way a person does it: Debian's ctr runs under a
@@ -13,23 +12,7 @@ import { ptySession, type PtySession, type PtyStep } from './support/pty';
 
 let d: PrivateBerthd;
 let image: Image;
-
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-  const imported = await d.ctr(['images', 'import', image.tar]);
-  if (imported.code !== 0) throw new Error(`import: ${imported.stderr}`);
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
-});
+usePrivateBerthd({ importImage: true }, (it) => ({ d, image } = it));
 
 async function session(args: string[], steps: PtyStep[], timeoutMs = 20_000): Promise<PtySession> {
   return ptySession([CTR, '--address', d.address, ...args], steps, timeoutMs);

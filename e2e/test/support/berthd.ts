@@ -4,6 +4,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { BIN, sleep, type Result } from './env';
 import { run } from './containerd';
+import { requireRoot } from './env';
+import { buildImage, type Image } from './image';
 
 // A private berthd for the e2e tests: its own root, state and socket under one temp dir,
 // started from bin/berthd, stopped by pid, and driven with Debian's containerd `ctr`.
@@ -155,3 +157,31 @@ function topLevelCgroups(): string[] {
   return out;
 }
 
+
+/**
+ * A private berthd and the test image for a whole test file: made in beforeAll (the image
+ * imported with ctr when `importImage`), removed in afterAll. `set` hands them to the file's
+ * variables as soon as they exist.
+ */
+export function usePrivateBerthd(opts: { importImage?: boolean }, set: (it: { d: PrivateBerthd; image: Image }) => void): void {
+  let d: PrivateBerthd | undefined;
+  let image: Image | undefined;
+  beforeAll(async () => {
+    requireRoot();
+    image = buildImage();
+    d = new PrivateBerthd();
+    set({ d, image });
+    await d.start();
+    if (opts.importImage) {
+      const r = await d.ctr(['images', 'import', image.tar]);
+      if (r.code !== 0) throw new Error(`import: ${r.stderr}`);
+    }
+  }, 60_000);
+  afterAll(async () => {
+    try {
+      await d?.cleanup();
+    } finally {
+      image?.cleanup();
+    }
+  });
+}
