@@ -201,6 +201,24 @@ describe('lifecycle', () => {
     expect(await ok(['ps', '-a', '-q'])).toBe('');
   }, 30000);
 
+  test('--sig-proxy=false keeps signals to berth away from the container; -v …:ro refuses writes', async () => {
+    const child = spawn(BERTH, ['-H', `unix://${d.address}`, 'run', '--name', 'nosig', '--sig-proxy=false', IMG, 'sh', '-c', 'trap "exit 9" TERM; echo ready; sleep 100 & wait'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve()));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.on('exit', resolve));
+    // berth itself went away; the container did not get the signal and runs on
+    expect(await ok(['inspect', '-f', '{{.State.Running}}', 'nosig'])).toBe('true');
+    await ok(['rm', '-f', 'nosig']);
+
+    const ro = join(out, 'ro');
+    mkdirSync(ro);
+    const { code, dir } = await runIn(['-v', `${ro}:/ro:ro`], 'echo x > /ro/f; echo $? > /out/rc; echo y > /out/rw-ok');
+    expect(code).toBe(0);
+    expect(readFileSync(join(dir, 'rc'), 'utf8').trim()).not.toBe('0');
+    expect(existsSync(join(ro, 'f'))).toBe(false);
+    expect(readFileSync(join(dir, 'rw-ok'), 'utf8')).toBe('y\n'); // the same run's rw bind still writes
+  }, 30000);
+
   test('create, then start; --cidfile; stop-signal and stop-timeout', async () => {
     const cid = join(out, 'cid');
     const id = await ok(['create', '--cidfile', cid, '--name', 'made', IMG, 'sleep', '1000']);
