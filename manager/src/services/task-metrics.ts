@@ -14,7 +14,7 @@
 
 import { posix } from 'path';
 import { readContainerStats } from '@berth/runtime/dist/cgroups';
-import { MAX_U64, parseKeyedU64, parseU64, type BlkioEntry, type ContainerStats, type U64 } from '@berth/runtime/dist/cgroups/stats-types';
+import { BLKIO_KEYS, MAX_U64, parseKeyedU64, parseU64, type BlkioEntry, type ContainerStats, type U64 } from '@berth/runtime/dist/cgroups/stats-types';
 import type { Host } from '@berth/runtime/dist/host/host';
 import { packAny, type AnyValue, type io } from '../api';
 
@@ -99,17 +99,6 @@ const V1_MEMORY_STAT_KEYS: [keyof io.containerd.cgroups.v1.IMemoryStat, string][
 ];
 
 const memoryEntry = (e: ContainerStats['memory']['usage']) => ({ limit: u64(e.limit), usage: u64(e.usage), max: u64(e.max), failcnt: u64(e.failcnt) });
-
-const BLKIO_KEYS = [
-  'ioServiceBytesRecursive',
-  'ioServicedRecursive',
-  'ioQueueRecursive',
-  'ioServiceTimeRecursive',
-  'ioWaitTimeRecursive',
-  'ioMergedRecursive',
-  'ioTimeRecursive',
-  'sectorsRecursive',
-] as const;
 
 /** The v1 Metrics of a container's statistics. Every sub-message is present, as containerd's are. */
 export function v1Metrics(stats: ContainerStats, extras: V1Extras = {}): V1 {

@@ -37,6 +37,18 @@ export interface BlkioStats {
   sectorsRecursive?: BlkioEntry[];
 }
 
+/** BlkioStats' lists in containerd's field order (its v1 Metrics message). */
+export const BLKIO_KEYS: readonly (keyof BlkioStats)[] = [
+  'ioServiceBytesRecursive',
+  'ioServicedRecursive',
+  'ioQueueRecursive',
+  'ioServiceTimeRecursive',
+  'ioWaitTimeRecursive',
+  'ioMergedRecursive',
+  'ioTimeRecursive',
+  'sectorsRecursive',
+];
+
 export interface HugetlbEntry {
   usage?: U64;
   max?: U64;

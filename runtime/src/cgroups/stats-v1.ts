@@ -11,6 +11,7 @@ import {
   type HugetlbEntry,
   type MemoryEntry,
   type U64,
+  BLKIO_KEYS,
   hugepageSizes,
   mulU64,
   nz,
@@ -163,17 +164,6 @@ const BLKIO_GROUPS: [keyof BlkioStats, string][][] = [
     ['ioServicedRecursive', 'blkio.throttle.io_serviced'],
     ['ioServiceBytesRecursive', 'blkio.throttle.io_service_bytes'],
   ],
-];
-
-const BLKIO_KEYS: (keyof BlkioStats)[] = [
-  'ioServiceBytesRecursive',
-  'ioServicedRecursive',
-  'ioQueueRecursive',
-  'ioServiceTimeRecursive',
-  'ioWaitTimeRecursive',
-  'ioMergedRecursive',
-  'ioTimeRecursive',
-  'sectorsRecursive',
 ];
 
 async function blkioV1(host: Host, dir: string | undefined): Promise<BlkioStats> {
