@@ -3,7 +3,7 @@ import type { Device, DeviceCgroupRule, LinuxResources } from '../spec/types';
 // The device cgroup rules a container gets: the spec's own, then what every container needs
 // to work at all (the default device nodes, ptys, mknod of anything), then each device the
 // spec asks berth to create — as runc does, so specs written for it behave the same.
-const ALWAYS_ALLOWED: DeviceCgroupRule[] = [
+export const ALWAYS_ALLOWED: readonly DeviceCgroupRule[] = [
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
   { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null

@@ -8,6 +8,8 @@
 import type { RunOptions } from './run-options';
 import { defaultSeccomp, type SeccompSpec } from './seccomp';
 import { HOSTNAME_FILE, HOSTS_FILE, RESOLV_FILE } from '../../core/containers/files';
+import { ALWAYS_ALLOWED } from '@berth/runtime/dist/plan/device-rules';
+import type { DeviceCgroupRule } from '@berth/runtime/dist/spec/types';
 
 /** Docker's default capability set. */
 export const DEFAULT_CAPS = [
@@ -37,23 +39,15 @@ export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 /** Where --init's binary appears in the container (Docker's path). */
 export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
 
-type DeviceRule = { allow: boolean; type?: string; major?: number; minor?: number; access: string };
+type DeviceRule = DeviceCgroupRule;
 
-/** Docker's device cgroup rules: nothing but the usual character devices, mknod of any. */
+/**
+ * Docker's device cgroup rules: deny all, then the device nodes every container needs (the
+ * runtime's own list, which berth-runtime adds to any spec anyway), and no fuse.
+ */
 const DEFAULT_DEVICE_RULES: DeviceRule[] = [
   { allow: false, access: 'rwm' },
-  { allow: true, type: 'c', access: 'm' },
-  { allow: true, type: 'b', access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
-  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }, // console
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
-  { allow: true, type: 'c', major: 136, access: 'rwm' }, // pts
-  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // tun
+  ...ALWAYS_ALLOWED,
   { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }, // fuse
 ];
 
