@@ -4,7 +4,7 @@ import { requireRoot, sleep, BIN } from './support/env';
 import { PrivateBerthd } from './support/berthd';
 import { run } from './support/containerd';
 import { buildImage, type Image } from './support/image';
-import { ptySession as runOnPty, type PtySession, type PtyStep } from './support/pty';
+import { ptySession as runOnPty, shellSteps, SHELL_PROMPT as PROMPT, type PtySession, type PtyStep } from './support/pty';
 import { BERTH_IO, SNAPSHOTS, TASKS, createClient, type Client } from '../../manager/src/api';
 
 // berth's I/O: the CRI log berthd's shims write for berth containers and `berth logs`; the
@@ -265,30 +265,13 @@ async function ptySession(args: string[], steps: PtyStep[], timeoutMs = 20_000):
   return runOnPty([BERTH, '-H', `unix://${d.address}`, ...args], steps, timeoutMs);
 }
 
-const PROMPT = '# ';
 
 describe('terminals through a pty', () => {
   it('berth exec -it: raw mode while attached, the pty size and a resize, ctrl-c reaches the process, exit code', async () => {
     const id = 'io-exec-tty';
     await container(id, ['sleep', '300']);
     try {
-      const s = await ptySession(['exec', '-it', id, 'sh'], [
-        ['expect', PROMPT],
-        ['termios', 'attached'],
-        ['send', 'tty\n'],
-        ['expect', '/dev/pts/[0-9]+\\r*\\n'],
-        ['until', 'stty size\n', '\\n30 100\\r*\\n'],
-        ['resize', 40, 120],
-        ['until', 'stty size\n', '\\n40 120\\r*\\n'],
-        // ctrl-c: a byte in raw mode, the pty's SIGINT inside — sleep dies, the shell stays.
-        ['send', 'sleep 100\n'],
-        ['expect', 'sleep 100\r*\n'],
-        // (again until it lands: a byte typed before sleep runs is the line editor's, not a signal)
-        ['until', '\x03', PROMPT],
-        ['send', 'echo rc-$?\n'],
-        ['expect', 'rc-130'],
-        ['send', 'exit 5\n'],
-      ]);
+      const s = await ptySession(['exec', '-it', id, 'sh'], shellSteps(5, { ctrlC: true, checkRaw: true }));
       expect({ failedStep: s.failedStep, eof: s.eof, out: s.out }).toEqual({ failedStep: null, eof: true, out: expect.any(String) });
       expect(s.raw.attached).toBe(true);
       expect(s.code).toBe(5);

@@ -6,7 +6,7 @@ import { BIN, requireRoot, sleep, type Result } from './support/env';
 import { PrivateBerthd, alive } from './support/berthd';
 import { run } from './support/containerd';
 import { buildImage, type Image } from './support/image';
-import { ptySession, type PtyStep } from './support/pty';
+import { ptySession, shellSteps } from './support/pty';
 
 // Docker's getting-started flow as a person types it, with bin/berth against a private berthd:
 // a web server run detached and looked at with ps, exec, logs -f, top and inspect, stopped,
@@ -17,7 +17,6 @@ import { ptySession, type PtyStep } from './support/pty';
 
 const BERTH = join(BIN, 'berth');
 const IMG = 'berth-e2e/busybox';
-const PROMPT = '# ';
 
 let d: PrivateBerthd;
 let image: Image;
@@ -172,23 +171,7 @@ describe("Docker's getting started, typed into berth", () => {
 
 describe('interactive containers', () => {
   test('run -it --rm sh under a terminal: prompt, tty, stty size and a resize, ctrl-c, exit 3 → 3 and removed', async () => {
-    const steps: PtyStep[] = [
-      ['expect', PROMPT],
-      ['termios', 'attached'],
-      ['send', 'tty\n'],
-      ['expect', '\n/dev/pts/[0-9]+\\r*\\n'],
-      ['until', 'stty size\n', '\\n30 100\\r*\\n'],
-      ['resize', 40, 120],
-      ['until', 'stty size\n', '\\n40 120\\r*\\n'],
-      // ctrl-c is a byte in raw mode, the container's pty makes it SIGINT: sleep dies, sh stays.
-      ['send', 'sleep 100\n'],
-      ['expect', 'sleep 100\r*\n'],
-      // (again until it lands: a byte typed before sleep runs is the line editor's)
-      ['until', '\x03', PROMPT],
-      ['send', 'echo rc-$?\n'],
-      ['expect', 'rc-130'],
-      ['send', 'exit 3\n'],
-    ];
+    const steps = shellSteps(3, { ctrlC: true, checkRaw: true });
     const t0 = Date.now();
     const s = await ptySession([BERTH, '-H', `unix://${d.address}`, 'run', '-it', '--rm', '--name', 'shell', IMG, 'sh'], steps);
     expect({ failedStep: s.failedStep, eof: s.eof }).toEqual({ failedStep: null, eof: true });

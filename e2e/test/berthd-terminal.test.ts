@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'fs';
 import { join } from 'path';
 import { PrivateBerthd, CTR, usePrivateBerthd } from './support/berthd';
 import type { Image } from './support/image';
-import { ptySession, type PtySession, type PtyStep } from './support/pty';
+import { ptySession, shellSteps, type PtySession, type PtyStep } from './support/pty';
 
 // Terminal tasks through berthd, driven the way a person does it: Debian's ctr runs under a
 // real pty (python3's pty module) of 30 rows x 100 columns; we type into it and read what it
@@ -36,19 +36,9 @@ function takeFifos(name: string): string[] {
 }
 
 /** The busybox shell's prompt as root. */
-const PROMPT = '# ';
 
 /** tty, the first size, a resize, the size again, then `exit <code>`. */
-const terminalSteps = (code: number): PtyStep[] => [
-  ['expect', PROMPT],
-  ['send', 'tty\n'],
-  // ctr leaves OPOST on in its raw mode (containerd/console does), so a line ends \r\r\n here.
-  ['expect', '/dev/pts/[0-9]+\\r*\\n'],
-  ['until', 'stty size\n', '\\n30 100\\r*\\n'],
-  ['resize', 40, 120],
-  ['until', 'stty size\n', '\\n40 120\\r*\\n'],
-  ['send', `exit ${code}\n`],
-];
+const terminalSteps = (code: number): PtyStep[] => shellSteps(code);
 
 describe('terminal tasks through berthd', () => {
   let fifosLeft: string[] = [];

@@ -86,6 +86,39 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(json.dumps({'out': out.decode('utf8', 'replace'), 'code': os.waitstatus_to_exitcode(status), 'failedStep': failed, 'eof': eof, 'raw': modes}))
 `;
 
+/** busybox sh's prompt as root. */
+export const SHELL_PROMPT = '# ';
+
+/**
+ * A person at a shell on the pty: the prompt, `tty`, `stty size` before and after a resize to
+ * 40x120, optionally ctrl-c interrupting a `sleep 100` (the shell stays, `$?` is 130), then
+ * `exit <code>`. 'termios' records under "attached" whether the client put the pty in raw mode.
+ */
+export function shellSteps(code: number, opts: { ctrlC?: boolean; checkRaw?: boolean } = {}): PtyStep[] {
+  return [
+    ['expect', SHELL_PROMPT],
+    ...(opts.checkRaw ? [['termios', 'attached'] as PtyStep] : []),
+    ['send', 'tty\n'],
+    // ctr leaves OPOST on in its raw mode (containerd/console does), so a line may end \r\r\n.
+    ['expect', '/dev/pts/[0-9]+\\r*\\n'],
+    ['until', 'stty size\n', '\\n30 100\\r*\\n'],
+    ['resize', 40, 120],
+    ['until', 'stty size\n', '\\n40 120\\r*\\n'],
+    ...(opts.ctrlC
+      ? ([
+          // ctrl-c: a byte in raw mode, the container's pty makes it SIGINT — sleep dies, sh stays
+          ['send', 'sleep 100\n'],
+          ['expect', 'sleep 100\r*\n'],
+          // (again until it lands: a byte typed before sleep runs is the line editor's)
+          ['until', '\x03', SHELL_PROMPT],
+          ['send', 'echo rc-$?\n'],
+          ['expect', 'rc-130'],
+        ] as PtyStep[])
+      : []),
+    ['send', `exit ${code}\n`],
+  ];
+}
+
 /** Runs argv on a 30x100 pty through the steps, then until it exits (killed at the timeout). */
 export async function ptySession(argv: string[], steps: PtyStep[], timeoutMs = 20_000): Promise<PtySession> {
   const r = await run('python3', ['-c', DRIVER, JSON.stringify(argv), JSON.stringify(steps), String(timeoutMs / 1000)], { timeoutMs: timeoutMs + 10_000 });
