@@ -1,10 +1,10 @@
 import { spawn } from 'child_process';
 import { existsSync, mkdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { requireRoot, sleep, BIN } from './support/env';
-import { PrivateBerthd, alive } from './support/berthd';
+import { sleep, BIN } from './support/env';
+import { PrivateBerthd, alive, usePrivateBerthd } from './support/berthd';
 import { run } from './support/containerd';
-import { buildImage, type Image } from './support/image';
+import type { Image } from './support/image';
 
 // The "ops" commands as a person types them, against a private berthd: top, pause/unpause,
 // update (its effect read by the container itself from its cgroup files), stats, events, port,
@@ -16,29 +16,10 @@ let d: PrivateBerthd;
 let image: Image;
 let out: string;
 
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-  const imported = await d.ctr(['images', 'import', image.tar]);
-  if (imported.code !== 0) throw new Error(`import: ${imported.stderr}`);
+usePrivateBerthd({ importImage: true }, (it) => ({ d, image } = it));
+beforeAll(() => {
   out = join(d.dir, 'out');
   mkdirSync(out);
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    if (d?.child) {
-      // Nothing restarts while the cleanup kills: every container is wanted stopped first.
-      for (const id of (await d.ctr(['containers', 'ls', '-q'])).stdout.split('\n').filter(Boolean)) {
-        await d.ctr(['containers', 'label', id, 'containerd.io/restart.status=stopped']);
-      }
-    }
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
 });
 
 function berth(args: string[], timeoutMs = 30_000) {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { existsSync, mkdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { requireRoot, sleep } from './support/env';
-import { PrivateBerthd, CTR, alive } from './support/berthd';
-import { buildImage, type Image } from './support/image';
+import { sleep } from './support/env';
+import { PrivateBerthd, CTR, alive, usePrivateBerthd } from './support/berthd';
+import type { Image } from './support/image';
 
 // Restart policies carried out by berthd (core/containers/restart-monitor.ts), on containers
 // made with Debian's ctr carrying the labels the berth client writes: berth/created-by=berth,
@@ -16,32 +16,15 @@ import { buildImage, type Image } from './support/image';
 let d: PrivateBerthd;
 let image: Image;
 let out: string;
-const made: string[] = [];
 
-beforeAll(async () => {
-  requireRoot();
-  image = buildImage();
-  d = new PrivateBerthd();
-  await d.start();
-  const imported = await d.ctr(['images', 'import', image.tar]);
-  if (imported.code !== 0) throw new Error(`import: ${imported.stderr}`);
+usePrivateBerthd({ importImage: true }, (it) => ({ d, image } = it));
+beforeAll(() => {
   out = join(d.dir, 'out');
   mkdirSync(out);
-}, 60_000);
-
-afterAll(async () => {
-  try {
-    // Nothing may come back while the cleanup kills and deletes.
-    if (d?.child) for (const id of made) await d.ctr(['containers', 'label', id, 'containerd.io/restart.status=stopped']);
-    await d?.cleanup();
-  } finally {
-    image?.cleanup();
-  }
 });
 
 /** ctr run -d of a berth container with `policy`, running `script` after logging the run to out/<id>. */
 async function runContainer(id: string, policy: string, script: string): Promise<void> {
-  made.push(id);
   const r = await d.ctr([
     'run', '-d',
     '--label', 'berth/created-by=berth',
@@ -244,7 +227,6 @@ describe('restart policies, carried out by berthd', () => {
   }, 60_000);
 
   it('leaves containers alone that are not berth\'s', async () => {
-    made.push('rp-ctr');
     const r = await d.ctr(['run', '-d', '--label', 'containerd.io/restart.policy=always', '--label', 'containerd.io/restart.status=running', image.ref, 'rp-ctr', 'false']);
     expect(r.code).toBe(0);
     await until('rp-ctr to exit', async () => (await tasks()).get('rp-ctr')?.status === 'STOPPED');

@@ -93,6 +93,11 @@ export class PrivateBerthd {
     if (this.child && alive(this.child.pid!)) {
       const namespaces = (await this.ctr(['namespaces', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
       for (const namespace of namespaces) {
+        // Nothing may come back while we kill: berthd's restart monitor restarts a container
+        // whose wanted status is "running" (containerd's restart label).
+        for (const id of (await this.ctr(['containers', 'ls', '-q'], { namespace })).stdout.split('\n').filter(Boolean)) {
+          await this.ctr(['containers', 'label', id, 'containerd.io/restart.status=stopped'], { namespace });
+        }
         for (const id of (await this.ctr(['task', 'ls', '-q'], { namespace })).stdout.split('\n').filter(Boolean)) {
           await this.ctr(['task', 'kill', '-s', 'SIGKILL', id], { namespace });
           await this.ctr(['task', 'delete', '--force', id], { namespace });
