@@ -24,10 +24,11 @@ import { lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { ManagerError, invalidArgument, notImplemented } from '../errors';
+import { invalidArgument, notImplemented } from '../errors';
 import { MEDIA_TYPES } from './compression';
 import { readTreeXattrs } from './host';
 import { compareBytes, encodeHeader, endOfArchive, EntryType, padding, WriteHeader } from './tar';
+import { HardLinks, entryType, fileBytes, statHeader } from './stat-entry';
 
 export type DiffMode = 'overlay' | 'compare';
 
@@ -62,19 +63,8 @@ const CHUNK = 256 * 1024;
 
 type Xattrs = Map<string, Map<string, Buffer>>;
 
-function typeOf(st: BigIntStats): EntryType {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'char';
-  if (st.isBlockDevice()) return 'block';
-  if (st.isFIFO()) return 'fifo';
-  return 'file'; // sockets: refused by the caller
-}
-
-// Linux's dev_t encoding (glibc's gnu_dev_major/minor)
-const devMajor = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-const devMinor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+/** Sockets included (as 'file'): the caller refuses them, and a type change must still compare. */
+const typeOf = (st: BigIntStats): EntryType => entryType(st) ?? 'file';
 
 function layerXattrs(all: Map<string, Buffer> | undefined): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -116,7 +106,7 @@ async function sameContent(a: string, b: string, size: bigint): Promise<boolean>
 
 class Writer {
   /** dev:ino → the first path written for a hardlinked file */
-  private readonly links = new Map<string, string>();
+  private readonly links = new HardLinks();
 
   constructor(
     private readonly root: string,
@@ -139,51 +129,17 @@ class Writer {
     }
     if (st.isSocket()) return; // sockets are not archived (as tar and containerd do)
     const type = typeOf(st);
-    const h: WriteHeader = {
-      name: rel,
-      type,
-      mode: Number(st.mode & 0o7777n),
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      size: type === 'file' ? Number(st.size) : 0,
-      mtime: { sec: Number(st.mtimeNs / 1_000_000_000n), nsec: Number(st.mtimeNs % 1_000_000_000n) },
-      xattrs: this.xattrsOf(abs),
-    };
-    if (type === 'symlink') h.linkname = await readlink(abs);
-    if (type === 'char' || type === 'block') {
-      h.devmajor = devMajor(st.rdev);
-      h.devminor = devMinor(st.rdev);
-    }
-    if (type === 'file' && st.nlink > 1n) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = this.links.get(key);
-      if (first !== undefined) {
-        yield encodeHeader({ ...h, type: 'link', size: 0, linkname: first, xattrs: new Map() });
-        return;
-      }
-      this.links.set(key, rel);
+    const h: WriteHeader = { ...(await statHeader(rel, abs, st, type)), xattrs: this.xattrsOf(abs) };
+    const first = this.links.seen(st, rel);
+    if (first !== undefined) {
+      yield encodeHeader({ ...h, type: 'link', size: 0, linkname: first, xattrs: new Map() });
+      return;
     }
     yield encodeHeader(h);
     if (type === 'file' && h.size > 0) {
-      yield* fileBytes(abs, h.size, rel);
+      yield* fileBytes(abs, h.size, 'fail', `compute diff: ${JSON.stringify(rel)}`);
       yield padding(h.size);
     }
-  }
-}
-
-async function* fileBytes(abs: string, size: number, rel: string): AsyncGenerator<Buffer> {
-  const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let pos = 0;
-    while (pos < size) {
-      const buf = Buffer.alloc(Math.min(CHUNK, size - pos));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) throw new ManagerError('Aborted', `compute diff: ${JSON.stringify(rel)} shrank while it was read`);
-      pos += bytesRead;
-      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await fh.close();
   }
 }
 
