@@ -10,6 +10,7 @@ export type ManagerErrorKind =
   | 'NotImplemented'
   | 'Unavailable'
   | 'Aborted'
+  | 'PermissionDenied'
   | 'Internal';
 
 export class ManagerError extends Error {
@@ -30,6 +31,8 @@ export const conflict = (msg: string) => new ManagerError('Conflict', msg);
 export const notImplemented = (msg: string) => new ManagerError('NotImplemented', msg);
 export const unavailable = (msg: string) => new ManagerError('Unavailable', msg);
 export const aborted = (msg: string) => new ManagerError('Aborted', msg);
+/** A registry refused the credentials (or their absence): 401/403. */
+export const permissionDenied = (msg: string) => new ManagerError('PermissionDenied', msg);
 
 export const isKind = (err: unknown, kind: ManagerErrorKind): boolean => err instanceof ManagerError && err.kind === kind;
 
@@ -41,6 +44,7 @@ const GRPC_CODES: Record<ManagerErrorKind, number> = {
   FailedPrecondition: 9,
   Conflict: 9,
   Aborted: 10,
+  PermissionDenied: 7,
   NotImplemented: 12,
   Internal: 13,
   Unavailable: 14,
