@@ -48,7 +48,7 @@ describe('run options', () => {
     await expect(opts(['-m', '1m', 'img'])).rejects.toThrow(/Minimum memory limit/);
     await expect(opts(['--restart', 'sometimes', 'img'])).rejects.toThrow(/restart policy/);
     await expect(opts(['-l', 'berth/name=x', 'img'])).rejects.toThrow(/berth\/ prefix/);
-    await expect(opts(['-v', 'named:/x', 'img'])).rejects.toThrow(/named volumes/);
+    await expect(opts(['-v', './rel:/x', 'img'])).rejects.toThrow(/invalid characters for a local volume name.*use absolute path/);
     await expect(opts(['-d', '-a', 'stdout', 'img'])).rejects.toThrow(/-a and -d/);
     await expect(opts(['--add-host', 'nohost', 'img'])).rejects.toThrow(/add-host/);
     expect((await opts(['--sig-proxy=false', 'img'])).sigProxy).toBe(false);

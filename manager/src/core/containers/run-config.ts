@@ -27,6 +27,10 @@ export interface RunConfig {
   StopSignal: string;
   StopTimeout: number | null;
   Volumes: Record<string, Record<string, never>> | null;
+  /** The container's mounts besides its rootfs and /etc files (-v, --mount, --volumes-from, the
+   *  image's VOLUMEs), as inspect shows them; volumes here are what berthd counts as in use
+   *  (core/volumes). Absent in records made before volumes. */
+  Mounts?: MountPoint[];
   Host: {
     Binds: string[];
     ExtraHosts: string[];
@@ -55,7 +59,33 @@ export interface RunConfig {
     Ulimits: { Name: string; Soft: number; Hard: number }[];
     /** --cidfile: kept for inspect (Docker's HostConfig.ContainerIDFile). */
     ContainerIDFile: string;
+    /** --volumes-from as given, and --mount as Docker's HostConfig.Mounts. */
+    VolumesFrom?: string[];
+    Mounts?: MountSpec[];
   };
+}
+
+/** One mount as Docker's inspect shows it (its MountPoint): Name and Driver for volumes only. */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** A --mount as Docker's HostConfig.Mounts keeps it. */
+export interface MountSpec {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation: string };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name: string; Options: Record<string, string> } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 
 /** Parses the extension's bytes; undefined when absent or not ours. */

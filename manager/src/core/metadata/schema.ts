@@ -30,7 +30,8 @@
 //       │   └── <snapshotter>
 //       │       └── <key>                         → SnapshotRef       { backendKey, parent, createdAt }
 //       ├── "networks" / <name>                   (later, berth v1 service)
-//       └── "volumes" / <name>                    (later, berth v1 service)
+//       └── "volumes"                             core/volumes (berth.volumes.v1)
+//           └── <name>                            → VolumeRecord      { driver, labels, options, createdAt, mountpoint, populated }
 //
 // Rules every store follows:
 // - every key of a namespace's objects starts with ["v1", <namespace>]; namespaces are
@@ -106,6 +107,7 @@ export const keys = {
   snapshot: (ns: string, snapshotter: string, key: string): string[] => [SCHEMA_NAME, ns, 'snapshots', snapshotter, key],
   networks: (ns: string): string[] => [SCHEMA_NAME, ns, 'networks'],
   volumes: (ns: string): string[] => [SCHEMA_NAME, ns, 'volumes'],
+  volume: (ns: string, name: string): string[] => [SCHEMA_NAME, ns, 'volumes', name],
 };
 
 /** The kinds a namespace can hold, as named in "namespace must be empty" errors. */
@@ -196,4 +198,18 @@ export interface SnapshotRef {
   backendKey: string;
   parent: string;
   createdAt: Millis;
+}
+
+/**
+ * A volume (core/volumes): its data is the directory `mountpoint` (on which berthd mounts a
+ * filesystem when `options` has type/device/o). `populated`: the image's files were copied in
+ * once (Docker's copy-up); it is never seeded again.
+ */
+export interface VolumeRecord {
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  createdAt: Millis;
+  mountpoint: string;
+  populated: boolean;
 }
