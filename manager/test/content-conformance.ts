@@ -185,6 +185,28 @@ export function contentConformance(name: string, factory: ContentStoreFactory): 
       expect((await readBlob(cs, { digest: d })).equals(data)).toBe(true);
     });
 
+    test('an ingest reader sees what was written, follows later writes and survives the commit', async () => {
+      const data = Buffer.from('first part|second part');
+      const d = sha(data);
+      await expectKind(cs.ingestReaderAt('follow'), 'NotFound');
+      const w = await writer('follow', { expected: d, total: data.length });
+      await w.write(data.subarray(0, 11));
+      const ra = await cs.ingestReaderAt('follow');
+      try {
+        expect(ra.size).toBe(11);
+        const buf = Buffer.alloc(64);
+        expect(buf.subarray(0, await ra.readAt(buf, 0)).toString()).toBe('first part|');
+        await w.write(data.subarray(11));
+        expect(buf.subarray(0, await ra.readAt(buf, 11)).toString()).toBe('second part');
+        await w.commit(data.length, d);
+        // committed (renamed into blobs/): the open reader still reads the same bytes
+        expect(buf.subarray(0, await ra.readAt(buf, 0)).toString()).toBe(data.toString());
+      } finally {
+        await ra.close();
+      }
+      await expectKind(cs.ingestReaderAt('follow'), 'NotFound');
+    });
+
     test('resuming with a different total is refused', async () => {
       const w = await writer('totals', { total: 10 });
       await w.write(Buffer.from('abc'));

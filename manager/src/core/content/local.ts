@@ -141,23 +141,21 @@ export class LocalContentStore implements ContentStore {
       if (isErrno(err, 'ENOENT')) throw notFound(`content ${desc.digest}`);
       throw err;
     }
-    const size = (await fh.stat()).size;
-    let open = true;
-    return {
-      size,
-      async readAt(buf, offset) {
-        if (!open) throw failedPrecondition(`reader for ${desc.digest} is closed`);
-        if (offset < 0) throw invalidArgument(`read at negative offset ${offset}`);
-        if (offset >= size || buf.length === 0) return 0;
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - offset), offset);
-        return bytesRead;
-      },
-      async close() {
-        if (!open) return;
-        open = false;
-        await fh.close();
-      },
-    };
+    return fileReaderAt(fh, desc.digest, { growing: false });
+  }
+
+  async ingestReaderAt(ref: string): Promise<ReaderAt> {
+    const dir = this.ingestDir(ref);
+    const st = await this.readStatus(dir);
+    if (!st || st.ref !== ref) throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(path.join(dir, 'data'), 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw notFound(`ingest ref ${JSON.stringify(ref)}: no data`);
+      throw err;
+    }
+    return fileReaderAt(fh, `ingest ref ${JSON.stringify(ref)}`, { growing: true });
   }
 
   async update(info: Pick<Info, 'digest'> & Partial<Pick<Info, 'labels'>>, fieldpaths: string[] = []): Promise<Info> {
@@ -372,6 +370,31 @@ export class LocalContentStore implements ContentStore {
   unlock(dir: string): void {
     LOCKS.delete(dir);
   }
+}
+
+/**
+ * A ReaderAt over an open file. `growing` (an ingest's data, still being written): reads are
+ * not clamped to the size seen at open, so what a writer appends later is readable too.
+ */
+async function fileReaderAt(fh: FileHandle, what: string, opts: { growing: boolean }): Promise<ReaderAt> {
+  const size = (await fh.stat()).size;
+  let open = true;
+  return {
+    size,
+    async readAt(buf, offset) {
+      if (!open) throw failedPrecondition(`reader for ${what} is closed`);
+      if (offset < 0) throw invalidArgument(`read at negative offset ${offset}`);
+      if (buf.length === 0 || (!opts.growing && offset >= size)) return 0;
+      const want = opts.growing ? buf.length : Math.min(buf.length, size - offset);
+      const { bytesRead } = await fh.read(buf, 0, want, offset);
+      return bytesRead;
+    },
+    async close() {
+      if (!open) return;
+      open = false;
+      await fh.close();
+    },
+  };
 }
 
 class LocalWriter implements Writer {

@@ -102,6 +102,14 @@ export interface IngestManager {
   /** Filters on field `ref`. */
   listStatuses(...filters: string[]): Promise<Status[]>;
   abort(ref: string): Promise<void>;
+  /**
+   * Reads the bytes written so far to the ingest `ref` (NotFound without one). `size` is the
+   * offset when opened; readAt reads whatever the data holds at the time of the call, so a
+   * reader can follow a writer that is still appending (the pull pipeline unpacks a layer
+   * while it downloads, and re-reads a resumed ingest's first bytes). The reader holds the
+   * data file open: a commit (a rename) does not disturb it.
+   */
+  ingestReaderAt(ref: string): Promise<ReaderAt>;
 }
 
 export interface Ingester {

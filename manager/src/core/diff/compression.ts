@@ -111,10 +111,14 @@ async function* zstdDecompress(input: AsyncIterable<Buffer>): AsyncGenerator<Buf
     child.kill();
   });
   feed.pipe(child.stdin);
+  let drained = false;
   try {
     for await (const chunk of child.stdout) yield chunk as Buffer;
+    drained = true;
   } finally {
-    if (child.exitCode === null) child.kill();
+    // a consumer that stopped early leaves zstd running: stop it. One that read to the end
+    // waits for its exit status (it may not have exited yet when its stdout closed).
+    if (!drained && child.exitCode === null) child.kill();
   }
   const code = await exited;
   if (feedError) throw feedError;

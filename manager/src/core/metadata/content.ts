@@ -174,6 +174,17 @@ class NamespacedContentStore implements ContentStore {
     return out;
   }
 
+  async ingestReaderAt(ref: string): Promise<ReaderAt> {
+    const rec = this.db.view((txn) => txn.get<IngestRecord>(keys.ingest(this.ns, ref)));
+    if (!rec) throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+    try {
+      return await this.backend.ingestReaderAt(rec.backendRef);
+    } catch (err) {
+      if (isKind(err, 'NotFound')) throw notFound(`ingest ref ${JSON.stringify(ref)}`);
+      throw err;
+    }
+  }
+
   async abort(ref: string): Promise<void> {
     const rec = await this.db.update((txn) => {
       const r = txn.get<IngestRecord>(keys.ingest(this.ns, ref));
