@@ -3,18 +3,20 @@
 //
 // Which tree: while the container has a task, its rootfs mounted at the task's bundle (the
 // same overlay the container sees, so a copy in is visible to it at once); without one, the
-// container's snapshot mounted for the call under <state>/files/ and unmounted after. Diff
-// needs no mount: it reads the overlay's upper and lower directories from the snapshot's
-// mount options.
+// container's snapshot mounted for the call under <state>/files/ and unmounted after. Stat,
+// CopyFrom and CopyTo see it as the container does, with the bind mounts of its spec over it
+// (core/files/view.ts: those exist only in the container's mount namespace, or not at all
+// while it is stopped): a path under `-v /host:/data` is read and written in /host, and a
+// copy into a read-only mount (or the rootfs of a --read-only container) is refused. Export
+// is the rootfs alone, as Docker's. Diff needs no mount: it reads the overlay's upper and
+// lower directories from the snapshot's mount options.
 
 import { lstat, mkdir, mkdtemp, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { FILES, addService, timestamp, type ServiceImpl } from '../api';
 import { failedPrecondition, invalidArgument, notFound } from '../core/errors';
-import { applyLayer } from '../core/diff';
-import { cleanName } from '../core/diff/paths';
-import { followLinks, overlayChanges, overlayDirs, packPath, resolveInRoot, rewriteTar, statPath } from '../core/files';
+import { containerView, extractInView, followLinks, mountsBelow, overlayChanges, overlayDirs, packPath, readOnlyReason, resolveInRoot, statPath, type ContainerView, type ViewSpec } from '../core/files';
 import type { Metadata } from '../core/metadata';
 import { mountAll, unmount } from '../core/snapshots';
 import type { Tasks } from '../core/tasks';
@@ -69,6 +71,25 @@ async function withRootfs<T>(deps: FilesDeps, ns: string, id: string, fn: (root:
   }
 }
 
+interface ContainerSpec extends ViewSpec {
+  process?: { user?: { uid?: number; gid?: number } };
+}
+
+/** The container's OCI spec; undefined when its record holds none berthd can read (not JSON). */
+function specOf(md: Metadata, ns: string, id: string): ContainerSpec | undefined {
+  try {
+    return JSON.parse(Buffer.from(md.containers.get(ns, id).spec.value).toString('utf8')) as ContainerSpec;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs fn on the container's files as it sees them: the rootfs with its spec's bind mounts. */
+function withView<T>(deps: FilesDeps, ns: string, id: string, fn: (view: ContainerView) => Promise<T>): Promise<T> {
+  const spec = specOf(deps.md, ns, id);
+  return withRootfs(deps, ns, id, async (root) => fn(await containerView(root, spec)));
+}
+
 /** Sends a byte stream as Chunk messages of about MESSAGE_BYTES. */
 async function sendChunks(call: grpc.ServerWritableStream<unknown, { data: Buffer }>, source: AsyncIterable<Buffer>): Promise<void> {
   let pending: Buffer[] = [];
@@ -96,15 +117,9 @@ interface CopyToRequest {
 
 /** The uid and gid of the container's process (its spec's process.user). */
 function containerUser(md: Metadata, ns: string, id: string): { uid: number; gid: number } {
-  try {
-    const spec = JSON.parse(Buffer.from(md.containers.get(ns, id).spec.value).toString('utf8')) as { process?: { user?: { uid?: number; gid?: number } } };
-    return { uid: spec.process?.user?.uid ?? 0, gid: spec.process?.user?.gid ?? 0 };
-  } catch {
-    return { uid: 0, gid: 0 };
-  }
+  const user = specOf(md, ns, id)?.process?.user;
+  return { uid: user?.uid ?? 0, gid: user?.gid ?? 0 };
 }
-
-const isDirType = (t: string) => t === 'directory';
 
 async function copyTo(deps: FilesDeps, call: grpc.ServerReadableStream<CopyToRequest, unknown>): Promise<void> {
   const ns = requireNamespace(call);
@@ -123,35 +138,16 @@ async function copyTo(deps: FilesDeps, call: grpc.ServerReadableStream<CopyToReq
     }
   }
   const owner = req.copyUidGid ? containerUser(deps.md, ns, req.containerId) : { uid: 0, gid: 0 };
-  await withRootfs(deps, ns, req.containerId, async (root) => {
-    const dest = await followLinks(root, await resolveInRoot(root, req.path));
+  await withView(deps, ns, req.containerId, async (view) => {
+    const dest = await followLinks(view, await resolveInRoot(view, req.path));
     const st = await stat(dest.host).catch(() => undefined);
     if (!st) throw notFound(`no such directory in the container: ${req.path}`);
     if (!st.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${req.path}`);
-    const prefix = [...dest.dir, dest.base].filter(Boolean);
-    const rewritten = rewriteTar(data(), async (h) => {
-      const parts = cleanName(h.name);
-      if (parts.length === 0) return null; // "./": the extraction point itself stays as it is
-      if (req.noOverwriteDirNonDir) {
-        const existing = await stat(join(root, ...prefix, ...parts)).catch(() => undefined);
-        if (existing && existing.isDirectory() !== isDirType(h.type) && h.type !== 'symlink') {
-          throw invalidArgument(
-            existing.isDirectory()
-              ? `cannot overwrite directory "/${[...prefix, ...parts].join('/')}" with non-directory "${h.name}"`
-              : `cannot overwrite non-directory "/${[...prefix, ...parts].join('/')}" with directory "${h.name}"`,
-          );
-        }
-      }
-      return {
-        ...h,
-        name: [...prefix, ...parts].join('/'),
-        uid: req.copyUidGid ? owner.uid : 0,
-        gid: req.copyUidGid ? owner.gid : 0,
-        linkname: h.type === 'link' ? [...prefix, ...cleanName(h.linkname)].join('/') : h.linkname,
-      };
-    });
-    // confined to the container's root: symlinks in it resolve as the container sees them
-    await applyLayer(rewritten, root, { overlay: false });
+    // Docker refuses before reading anything when the destination itself cannot be written
+    const refused = readOnlyReason(view, dest.location);
+    if (refused) throw failedPrecondition(refused);
+    // each entry where the container sees it: the rootfs or a bind mount's source, confined to it
+    await extractInView(view, [...dest.dir, dest.base].filter(Boolean), data(), { owner, noOverwriteDirNonDir: req.noOverwriteDirNonDir });
   });
 }
 
@@ -159,21 +155,22 @@ export function filesService(deps: FilesDeps): ServiceImpl<typeof FILES> {
   return {
     Stat: unary(async (call) => {
       const ns = requireNamespace(call);
-      const s = await withRootfs(deps, ns, call.request.containerId, (root) => statPath(root, call.request.path));
+      const s = await withView(deps, ns, call.request.containerId, (view) => statPath(view, call.request.path));
       return { stat: { name: s.name, size: s.size, mode: s.mode, mtime: timestamp(s.mtime), linkTarget: s.linkTarget } };
     }),
 
     CopyFrom: serverStream(async (call) => {
       const ns = requireNamespace(call);
       const { containerId, path } = call.request;
-      await withRootfs(deps, ns, containerId, async (root) => {
-        let r = await resolveInRoot(root, path);
+      await withView(deps, ns, containerId, async (view) => {
+        let r = await resolveInRoot(view, path);
         // "dir/" and "dir/." mean the directory a symlink leads to (Docker's resolvePath)
         const contentsOnly = /\/\.$/.test(path);
-        if (contentsOnly || path.endsWith('/')) r = await followLinks(root, r);
+        if (contentsOnly || path.endsWith('/')) r = await followLinks(view, r);
         if (!(await lstat(r.host).catch(() => undefined))) throw notFound(`no such file or directory: ${path}`);
         const name = contentsOnly ? '.' : r.base || '.';
-        await sendChunks(call, packPath(r.host, { name }));
+        // bind mounts under a copied directory are copied from their sources
+        await sendChunks(call, packPath(r.host, { name, mountsBelow: mountsBelow(view, [...r.dir, r.base].filter(Boolean)) }));
       });
     }),
 

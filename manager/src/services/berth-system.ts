@@ -7,18 +7,23 @@
 // collection here; the space freed is what core/gc's collections report (GcStats), read as
 // the growth of the scheduler's totals since GcTotals was read before the deletions — a
 // deletion plans a collection of its own at once, so the one Prune runs may find little left.
+//
+// Events replays the recent events berthd kept (core/events/history.ts: the last 1024 per
+// namespace, in memory, recorded from this plugin's start) and then streams the live ones.
 
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, hostname, release, totalmem } from 'node:os';
 import { layoutFromMountInfo } from '@berth/runtime/dist/cgroups/layout';
-import { SYSTEM, addService } from '../api';
+import { SYSTEM, addService, dateOf, timestamp, unpackAny } from '../api';
 import { failedPrecondition } from '../core/errors';
 import type { GcStats } from '../core/gc';
 import { hostPlatform } from '../core/images/platform';
 import type { Metadata } from '../core/metadata';
 import type { Tasks } from '../core/tasks';
-import { METADATA_PLUGIN } from '../daemon/core-plugins';
-import { requireNamespace, unary } from '../daemon/grpc';
+import type { Envelope, Exchange, Subscription } from '../core/events';
+import { EventHistory, type HistoryEntry } from '../core/events/history';
+import { EVENTS_PLUGIN, METADATA_PLUGIN } from '../daemon/core-plugins';
+import { requireNamespace, toStatus, unary } from '../daemon/grpc';
 import type { Plugin, PluginContext } from '../daemon/plugin';
 import { VERSION } from '../daemon/version';
 import type { GcPlugin } from '../plugins/gc';
@@ -67,7 +72,46 @@ interface SystemDeps {
   snapshotters: NamespacedSnapshotters;
   gc: GcPlugin | undefined;
   uuid: string;
+  history: EventHistory;
+  recording: Subscription;
 }
+
+/** The container an event is about: a task event's container_id, a container event's id. */
+function containerIdOf(env: Envelope): string | undefined {
+  if (!env.topic.startsWith('/tasks/') && !env.topic.startsWith('/containers/')) return undefined;
+  const { message } = unpackAny<{ containerId?: string; id?: string }>(env.event);
+  return (env.topic.startsWith('/tasks/') ? message.containerId : message.id) || undefined;
+}
+
+/** The history of every namespace's events from now on, knowing the containers there are now. */
+function recordEvents(md: Metadata, exchange: Exchange): { history: EventHistory; recording: Subscription } {
+  const history = new EventHistory({
+    containerIdOf,
+    lookup: (ns, id) => {
+      try {
+        const c = md.containers.get(ns, id);
+        return { labels: c.labels, image: c.image };
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  for (const ns of md.namespaces.list()) {
+    for (const c of md.containers.list(ns)) history.remember(ns, { id: c.id, labels: c.labels, image: c.image });
+  }
+  // berthd stopping closes the exchange: the followers' streams end with it
+  const recording = exchange.subscribe([], (env) => history.record(env), () => history.close());
+  return { history, recording };
+}
+
+const eventRecord = (e: HistoryEntry, replayed: boolean) => ({
+  timestamp: timestamp(e.envelope.timestamp),
+  topic: e.envelope.topic,
+  event: e.envelope.event,
+  ...(e.container ? { container: e.container } : {}),
+  ...(e.previousLabels ? { previousLabels: e.previousLabels } : {}),
+  replayed,
+});
 
 function optional<T>(ctx: PluginContext, id: string): T | undefined {
   const p = ctx.plugins().find((i) => `${i.type}.${i.id}` === id);
@@ -77,18 +121,24 @@ function optional<T>(ctx: PluginContext, id: string): T | undefined {
 export const systemPlugin: Plugin<SystemDeps> = {
   type: 'io.containerd.grpc.v1',
   id: 'berth-system',
-  requires: [METADATA_PLUGIN, SNAPSHOTTER_PLUGIN],
+  requires: [METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, EVENTS_PLUGIN],
   // without tasks every container counts as stopped; without the collector Prune is refused
   optionalRequires: [TASKS_PLUGIN, GC_PLUGIN_ID],
   async init(ctx) {
+    const md = ctx.get<Metadata>(METADATA_PLUGIN);
     return {
       ctx,
-      md: ctx.get<Metadata>(METADATA_PLUGIN),
+      md,
       tasks: optional<Tasks>(ctx, TASKS_PLUGIN),
       snapshotters: snapshottersOf(ctx),
       gc: optional<GcPlugin>(ctx, GC_PLUGIN_ID),
       uuid: await serverUuid(ctx.root),
+      ...recordEvents(md, ctx.get<Exchange>(EVENTS_PLUGIN)),
     };
+  },
+  async close(deps) {
+    deps.recording.close();
+    deps.history.close();
   },
   register(server, deps) {
     const { ctx, md, tasks, snapshotters, gc } = deps;
@@ -167,6 +217,37 @@ export const systemPlugin: Plugin<SystemDeps> = {
       }),
 
       GcTotals: unary(() => totals()),
+
+      Events: (call) => {
+        let ns: string;
+        try {
+          ns = requireNamespace(call);
+        } catch (err) {
+          call.emit('error', toStatus(err));
+          return;
+        }
+        const since = dateOf(call.request.since);
+        const until = dateOf(call.request.until);
+        let done = false;
+        let follower: { close(): void } | undefined;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          follower?.close();
+          call.end();
+        };
+        // The replay is read and the follower registered in one tick: no event falls between.
+        const replay = since ? deps.history.entries(ns, since, until ?? undefined) : [];
+        if (call.request.follow) {
+          follower = deps.history.follow(ns, (e) => void (done || call.write(eventRecord(e, false))), finish);
+          call.on('cancelled', () => {
+            done = true;
+            follower?.close();
+          });
+        }
+        for (const e of replay) call.write(eventRecord(e, true));
+        if (!call.request.follow) finish();
+      },
     });
   },
 };

@@ -1,48 +1,28 @@
-// berth events: berthd's events (the Events service's stream, this namespace only) as Docker
-// prints them, until interrupted or --until. berthd keeps no history of events (containerd's
-// exchange does not), so --since can only hold back what is older than it among the events
-// that arrive from now on; --until in the past ends at once.
+// berth events: berthd's events of this namespace as Docker prints them, over System.Events:
+// first the recent ones berthd kept (with --since or --until: berthd keeps the last 1024 per
+// namespace, in memory, since it started), then the live ones until interrupted or --until.
+// An --until in the past prints the replay and ends. Each event comes with its container as
+// it was then (labels, image), so a container removed or renamed since still has its name.
 
 import type { CommandSpec } from '../command';
-import type { Daemon } from '../daemon';
 import { UsageError } from '../errors';
 import { formatOne } from '../output/format';
-import { listContainers, fromProto } from '../containers/resolve';
-import { dateOf, unpackAny } from '../../api';
+import { dateOf, timestamp, unpackAny } from '../../api';
 import { CREATED_BY, IMAGE_REF, NAME } from '../../core/containers/labels';
-import { eventLine, matchesFilters, parseEventFilters, parseEventTime, toDockerEvent, type ContainerFacts } from '../ops/events';
+import { eventLine, matchesFilters, parseEventFilters, parseEventTime, rfc3339Nano, toDockerEvent, type ContainerFacts } from '../ops/events';
 
-/** Names, images and labels of berth containers, kept current as events arrive. */
-class ContainerCache {
-  private readonly facts = new Map<string, ContainerFacts & { labels: Record<string, string> }>();
-  constructor(private readonly d: Daemon) {}
+interface EventRecord {
+  timestamp: { seconds: number; nanos: number } | null;
+  topic: string;
+  event: { typeUrl: string; value: Uint8Array } | null;
+  container: { id: string; labels: Record<string, string>; image: string } | null;
+  previousLabels: Record<string, string>;
+}
 
-  async load(): Promise<void> {
-    for (const c of await listContainers(this.d)) this.facts.set(c.id, { name: c.name, image: c.labels[IMAGE_REF] ?? c.image, labels: c.labels });
-  }
-
-  /** Reads a container that was created or updated (a destroyed one stays known until its event is out). */
-  async refresh(id: string): Promise<void> {
-    try {
-      const { container } = await this.d.containers.Get({ id });
-      if (!container) return;
-      const c = fromProto(container as never);
-      if (c.labels[CREATED_BY] !== 'berth') return;
-      this.facts.set(id, { name: c.name, image: c.labels[IMAGE_REF] ?? c.image, labels: c.labels });
-    } catch {
-      // deleted meanwhile: the events that name it still have what we knew
-    }
-  }
-
-  /** The labels an update event carries: the container as of that event (not as of now). */
-  update(id: string, labels: Record<string, string>): void {
-    const c = this.facts.get(id);
-    if (c) this.facts.set(id, { ...c, name: labels[NAME] ?? c.name, labels });
-  }
-
-  get(id: string) {
-    return this.facts.get(id);
-  }
+/** A berth container's name and image as the event found it (others have no Docker event). */
+function factsOf(c: EventRecord['container']): ContainerFacts | undefined {
+  if (!c || c.labels[CREATED_BY] !== 'berth') return undefined;
+  return { name: c.labels[NAME] ?? c.id.slice(0, 12), image: c.labels[IMAGE_REF] ?? c.image };
 }
 
 export const command: CommandSpec = {
@@ -66,6 +46,9 @@ export const command: CommandSpec = {
     };
     const since = time('since');
     const until = time('until');
+    if (since !== undefined && until !== undefined && until < since) {
+      throw new UsageError(`--until (${rfc3339Nano(until)}) is before --since (${rfc3339Nano(since)})`, ctx.commandPath);
+    }
     let filters: Map<string, string[]>;
     try {
       filters = parseEventFilters(parsed.list('filter'));
@@ -73,44 +56,43 @@ export const command: CommandSpec = {
       throw new UsageError((err as Error).message, ctx.commandPath);
     }
     const format = parsed.string('format');
-    if (until !== undefined && until <= now) return;
+    // Docker's rule: either bound asks for the kept events (--until alone: all of them up to it)
+    const replayFrom = since ?? (until !== undefined ? 0 : undefined);
+    const follow = until === undefined || until > now;
 
     const d = await ctx.daemon();
-    const cache = new ContainerCache(d);
-    await cache.load();
-    const stream = d.events.Subscribe({ filters: [`namespace==${JSON.stringify(ctx.globals.namespace)}`] });
-    let queue = Promise.resolve();
+    const stream = d.system.Events({
+      ...(replayFrom !== undefined ? { since: timestamp(new Date(replayFrom)) } : {}),
+      ...(until !== undefined ? { until: timestamp(new Date(until)) } : {}),
+      follow,
+    });
     await new Promise<void>((resolve, reject) => {
       const finish = () => {
         clearTimeout(timer);
         process.removeListener('SIGINT', finish);
         process.removeListener('SIGTERM', finish);
         stream.cancel();
-        queue.then(resolve, reject);
+        resolve();
       };
-      const timer = until !== undefined ? setTimeout(finish, until - now) : undefined;
+      const timer = follow && until !== undefined ? setTimeout(finish, until - now) : undefined;
       process.once('SIGINT', finish);
       process.once('SIGTERM', finish);
-      stream.on('data', (env: { timestamp: { seconds: number; nanos: number } | null; topic: string; event: { typeUrl: string; value: Uint8Array } | null }) => {
-        // In order: a create's details are read before its line is printed.
-        queue = queue.then(async () => {
-          if (!env.event) return;
-          let ev: Record<string, unknown>;
-          try {
-            ev = unpackAny<Record<string, unknown>>(env.event).message;
-          } catch {
-            return; // a type this client does not know
-          }
-          const at = dateOf(env.timestamp) ?? new Date();
-          if ((since !== undefined && at.getTime() < since) || (until !== undefined && at.getTime() > until)) return;
-          const previous = env.topic === '/containers/update' ? cache.get(String(ev.id ?? ''))?.labels : undefined;
-          if (env.topic === '/containers/create') await cache.refresh(String(ev.id ?? ''));
-          if (env.topic === '/containers/update') cache.update(String(ev.id ?? ''), (ev.labels ?? {}) as Record<string, string>);
-          const e = toDockerEvent(env.topic, ev, at, (id) => cache.get(id), previous);
-          if (!e) return;
-          if (!matchesFilters(e, filters, cache.get(e.Actor.ID)?.labels)) return;
-          ctx.io.stdout.write(formatOne(e, format) ?? `${eventLine(e)}\n`);
-        });
+      stream.on('data', (r: EventRecord) => {
+        if (!r.event) return;
+        let ev: Record<string, unknown>;
+        try {
+          ev = unpackAny<Record<string, unknown>>(r.event).message;
+        } catch {
+          return; // a type this client does not know
+        }
+        const at = dateOf(r.timestamp) ?? new Date();
+        if ((since !== undefined && at.getTime() < since) || (until !== undefined && at.getTime() > until)) return;
+        const facts = factsOf(r.container);
+        const previous = Object.keys(r.previousLabels ?? {}).length ? r.previousLabels : undefined;
+        const e = toDockerEvent(r.topic, ev, at, () => facts, previous);
+        if (!e) return;
+        if (!matchesFilters(e, filters, r.container?.labels)) return;
+        ctx.io.stdout.write(formatOne(e, format) ?? `${eventLine(e)}\n`);
       });
       stream.on('error', (err: { code?: number }) => {
         if (err.code === 1) return; // our own cancel

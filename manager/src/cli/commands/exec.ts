@@ -12,11 +12,17 @@ import { PROCESS_SPEC_TYPE_URL, packJsonAny } from '../../api';
 import type { CommandSpec } from '../command';
 import { ALL_CAPS } from '../containers/spec';
 import { resolveContainer, specOf } from '../containers/resolve';
-import { containerEtcFiles, resolveUser } from '../containers/user';
-import type { Daemon } from '../daemon';
+import { containerEtcFiles, passwdHome, resolveUser, type EtcFilesReader } from '../containers/user';
 import { parseEnvLines, resolveEnv } from '../containers/run-options';
 import { CliError, UsageError, isGrpcError } from '../errors';
 import { attachSession } from '../io/attach';
+import { DETACHED_EXEC_PREFIX } from '../../core/containers/detached-exec';
+
+/** The container's /etc files read at most once per exec (the user and HOME both need them). */
+function onceReader(read: EtcFilesReader): EtcFilesReader {
+  let files: ReturnType<EtcFilesReader> | undefined;
+  return () => (files ??= read());
+}
 
 interface ProcessSpec {
   terminal?: boolean;
@@ -33,14 +39,26 @@ interface ProcessSpec {
  * /etc/passwd and /etc/group as they are now (read through berthd: the client has no access to
  * the container's files). A user that does not exist there cannot run anything: Docker's 126.
  */
-async function execUser(d: Daemon, containerId: string, user: string): Promise<NonNullable<ProcessSpec['user']>> {
+async function execUser(files: EtcFilesReader, user: string): Promise<NonNullable<ProcessSpec['user']>> {
   try {
-    const r = await resolveUser(user, containerEtcFiles(d, containerId));
+    const r = await resolveUser(user, files);
     return { uid: r.uid, gid: r.gid, ...(r.additionalGids.length ? { additionalGids: r.additionalGids } : {}) };
   } catch (err) {
     if (err instanceof CliError) throw new CliError(`OCI runtime exec failed: ${err.message}`, 126);
     throw err;
   }
+}
+
+/**
+ * HOME for the process when its environment has none (the container's and -e's): the user's
+ * home in the container's /etc/passwd, "/" when it has no entry — what runc gives an exec
+ * (Docker's `exec -u nobody` sees HOME=/home or /nonexistent, not root's). PATH stays the
+ * container's.
+ */
+async function homeEnv(env: string[], files: EtcFilesReader, user: string | undefined, uid: number): Promise<string[]> {
+  if (env.some((e) => e.startsWith('HOME='))) return [];
+  const name = user?.split(':')[0];
+  return [`HOME=${passwdHome((await files()).passwd, name && !/^\d+$/.test(name) ? { name } : { uid })}`];
 }
 
 /**
@@ -98,14 +116,18 @@ export const command: CommandSpec = {
     const user = parsed.string('user');
     const base = ((specOf(c) as { process?: ProcessSpec }).process ?? {}) as ProcessSpec;
     const tty = parsed.bool('tty');
+    const files = onceReader(containerEtcFiles(d, c.id));
+    const procUser = user ? await execUser(files, user) : base.user;
+    // Later entries win in the runtime, as Docker's exec env overrides the container's.
+    const procEnv = [...(base.env ?? []), ...env];
+    if (user) procEnv.push(...(await homeEnv(procEnv, files, user, procUser?.uid ?? 0)));
     const proc: ProcessSpec = {
       ...base,
       terminal: tty,
       args: cmd,
-      // Later entries win in the runtime, as Docker's exec env overrides the container's.
-      env: [...(base.env ?? []), ...env],
+      env: procEnv,
       cwd: workdir ?? base.cwd ?? '/',
-      ...(user ? { user: await execUser(d, c.id, user) } : {}),
+      ...(procUser ? { user: procUser } : {}),
     };
     if (parsed.bool('privileged')) {
       const all = privilegedCaps();
@@ -113,7 +135,8 @@ export const command: CommandSpec = {
     }
     // 128 random bits: unique enough, and short enough for the shim's console-<id>.sock path
     // under a long --state (Docker's 64 hex characters would not fit there).
-    const execId = randomBytes(16).toString('hex');
+    // A detached exec's id tells berthd to delete its record once it exits (nobody waits for it).
+    const execId = `${parsed.bool('detach') ? DETACHED_EXEC_PREFIX : ''}${randomBytes(16).toString('hex')}`;
     await d.tasks.Exec({ containerId: c.id, execId, terminal: tty, stdin: '', stdout: '', stderr: '', spec: packJsonAny(PROCESS_SPEC_TYPE_URL, proc) });
     const forget = () => d.tasks.DeleteProcess({ containerId: c.id, execId }).catch(() => undefined);
 

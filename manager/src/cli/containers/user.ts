@@ -88,6 +88,16 @@ export const containerEtcFiles = (d: Daemon, containerId: string): EtcFilesReade
 
 const isNumber = (s: string): boolean => /^\d+$/.test(s);
 
+/**
+ * A user's home directory in a passwd file, looked up by name or by uid (the first entry with
+ * it), as runc does to set HOME; "/" when there is no such entry (runc's default).
+ */
+export function passwdHome(passwd: string | undefined, who: { name: string } | { uid: number }): string {
+  const entries = (passwd ?? '').split('\n').map((l) => l.split(':')).filter((f) => f.length >= 7);
+  const entry = entries.find((f) => ('name' in who ? f[0] === who.name : f[2] === String(who.uid)));
+  return entry?.[5] || '/';
+}
+
 export async function resolveUser(user: string, readFiles: EtcFilesReader): Promise<ResolvedUser> {
   const [u = '', g] = user.split(':', 2);
   if ((u === '' || isNumber(u)) && (g === undefined || isNumber(g))) {

@@ -18,6 +18,8 @@ import { cleanName } from '../../core/diff/paths';
 import { isGoDir, isGoSymlink, packPath, rebaseName, rewriteTar } from '../../core/files';
 
 const NOT_FOUND = 5;
+const INVALID_ARGUMENT = 3;
+const FAILED_PRECONDITION = 9;
 const MESSAGE_BYTES = 1 << 20;
 
 export interface ContainerRef {
@@ -173,10 +175,7 @@ async function sendTar(d: Daemon, c: ContainerRef, dir: string, tar: AsyncIterab
     if (size > 0) await write({ data: Buffer.concat(pending) });
   } catch (err) {
     // berthd's answer says why, when it refused; else our side failed (a file unreadable)
-    if (failure) {
-      if (grpcCode(failure) === NOT_FOUND) throw new CliError(`Could not find the file ${dir} in container ${c.name}`);
-      throw failure;
-    }
+    if (failure) throw refusal(failure, c, dir);
     call.cancel();
     throw err;
   }
@@ -184,8 +183,20 @@ async function sendTar(d: Daemon, c: ContainerRef, dir: string, tar: AsyncIterab
   try {
     await response;
   } catch (err) {
-    if (grpcCode(err) === NOT_FOUND) throw new CliError(`Could not find the file ${dir} in container ${c.name}`);
-    throw err;
+    throw refusal(err, c, dir);
   }
   return bytes;
+}
+
+/**
+ * berthd's refusal of a copy as Docker's daemon words it, exit 1: a missing directory, a
+ * read-only mount or rootfs ("mounted volume is marked read-only"), a directory replaced by a
+ * file. Anything else stays berthd's error (125).
+ */
+function refusal(err: unknown, c: ContainerRef, dir: string): unknown {
+  const code = grpcCode(err);
+  if (code === NOT_FOUND) return new CliError(`Could not find the file ${dir} in container ${c.name}`);
+  // berthd's status text ends with containerd's kind (": failed precondition"): not Docker's words
+  if (code === FAILED_PRECONDITION || code === INVALID_ARGUMENT) return new CliError((err as { details: string }).details.replace(/: (failed precondition|invalid argument)$/, ''));
+  return err;
 }

@@ -19,6 +19,11 @@ export interface PackOptions {
   name: string;
   /** Leave out the contents of directories on another filesystem (mount points: export). */
   oneFileSystem?: boolean;
+  /**
+   * Entries below the top whose contents are elsewhere on the host, by their path relative to
+   * the top ("data", "srv/www"): a container's bind mounts under a copied directory (view.ts).
+   */
+  mountsBelow?: Map<string, string>;
 }
 
 class Packer {
@@ -27,7 +32,7 @@ class Packer {
 
   constructor(private readonly opts: PackOptions) {}
 
-  async *entry(host: string, name: string, top: boolean): AsyncGenerator<Buffer> {
+  async *entry(host: string, name: string, top: boolean, rel: string[] = []): AsyncGenerator<Buffer> {
     const st = await lstat(host, { bigint: true });
     if (top) this.rootDev = st.dev;
     const type = entryType(st);
@@ -52,7 +57,13 @@ class Packer {
     if (this.opts.oneFileSystem && !top && st.dev !== this.rootDev) return;
     const children = (await readdir(host)).sort(compareBytes);
     const prefix = name === '' ? '' : name.endsWith('/') ? name : `${name}/`;
-    for (const c of children) yield* this.entry(join(host, c), `${prefix}${c}`, false);
+    for (const c of children) {
+      const childRel = [...rel, c];
+      const mounted = this.opts.mountsBelow?.get(childRel.join('/'));
+      // a vanished mount source leaves the directory under it, as the container would see it unmounted
+      const childHost = mounted !== undefined && (await lstat(mounted).then(() => true, () => false)) ? mounted : join(host, c);
+      yield* this.entry(childHost, `${prefix}${c}`, false, childRel);
+    }
   }
 }
 

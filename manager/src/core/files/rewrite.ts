@@ -11,25 +11,30 @@ export async function* rewriteTar(source: AsyncIterable<Buffer>, fn: HeaderRewri
   for await (const { header, body } of readTar(source)) {
     const h = await fn(header);
     if (!h) continue; // readTar skips a body nobody read
-    yield encodeHeader({
-      name: h.name,
-      type: h.type,
-      mode: h.mode,
-      uid: h.uid,
-      gid: h.gid,
-      size: h.type === 'file' ? h.size : 0,
-      mtime: h.mtime,
-      linkname: h.linkname,
-      devmajor: h.devmajor,
-      devminor: h.devminor,
-      ...(h.xattrs.size ? { xattrs: h.xattrs } : {}),
-    });
-    if (h.type === 'file') {
-      for await (const chunk of body) yield chunk;
-      yield padding(h.size);
-    }
+    yield* entryBytes(h, body);
   }
   yield endOfArchive();
+}
+
+/** One entry as tar bytes: its header (as given) and, for a file, its body and padding. */
+export async function* entryBytes(h: TarHeader, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield encodeHeader({
+    name: h.name,
+    type: h.type,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    size: h.type === 'file' ? h.size : 0,
+    mtime: h.mtime,
+    linkname: h.linkname,
+    devmajor: h.devmajor,
+    devminor: h.devminor,
+    ...(h.xattrs.size ? { xattrs: h.xattrs } : {}),
+  });
+  if (h.type === 'file') {
+    for await (const chunk of body) yield chunk;
+    yield padding(h.size);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { lstat } from 'node:fs/promises';
 import { notFound } from '../errors';
-import { followLinks, resolveInRoot } from './resolve';
+import { followLinks, resolveInRoot, type Root } from './resolve';
 
 // Go's os.FileMode type bits (io/fs), as Docker's JSON carries them.
 export const GO_MODE = {
@@ -46,7 +46,7 @@ export function goFileMode(stMode: number): number {
 export const isGoDir = (mode: number): boolean => (mode & GO_MODE.dir) !== 0;
 export const isGoSymlink = (mode: number): boolean => (mode & GO_MODE.symlink) !== 0;
 
-export async function statPath(root: string, path: string): Promise<PathStat> {
+export async function statPath(root: Root, path: string): Promise<PathStat> {
   const r = await resolveInRoot(root, path);
   const st = await lstat(r.host).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw notFound(`no such file or directory: ${path}`);

@@ -756,6 +756,11 @@ export class TaskManager {
     return [...this.tasks.keys()];
   }
 
+  /** The exec ids a task holds (running, exited or not yet started). */
+  execIds(id: string): string[] {
+    return [...this.task(id).execs.keys()];
+  }
+
   // ---- cgroup operations ----
 
   async pause(id: string): Promise<void> {
