@@ -246,6 +246,13 @@ describe('berth exec: HOME for -u, detached records', () => {
     expect(await ok(['exec', '-u', 'app', '-e', 'HOME=/custom', 'ex', 'sh', '-c', show])).toBe(`/custom 1000 ${path}\n`);
   });
 
+  it('without -u too: HOME from /etc/passwd as runc sets it (run and exec), "/" for a user without an entry', async () => {
+    expect(await ok(['exec', 'ex', 'sh', '-c', 'echo $HOME'])).toBe('/root\n');
+    expect(await ok(['run', '--rm', image.ref, 'sh', '-c', 'echo $HOME'])).toBe('/root\n');
+    expect(await ok(['run', '--rm', '-u', '4321', image.ref, 'sh', '-c', 'echo $HOME'])).toBe('/\n');
+    expect(await ok(['run', '--rm', '-e', 'HOME=/x', image.ref, 'sh', '-c', 'echo $HOME'])).toBe('/x\n');
+  });
+
   it('-d: each exec\'s record is deleted by berthd once it exits; a live one stays; a waited exec still reports its status', async () => {
     for (let i = 0; i < 5; i++) expect(await berth(['exec', '-d', 'ex', 'sh', '-c', 'sleep 0.1'])).toMatchObject({ code: 0, stdout: '' });
     await berth(['exec', '-d', 'ex', 'sleep', '1000']);

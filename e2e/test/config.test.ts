@@ -184,10 +184,11 @@ describe('identity and environment', () => {
   it('sets cwd, env and args exactly', async () => {
     const p = await probe((s) => {
       s.process.cwd = '/tmp';
-      s.process.env = ['A=1', 'SPACED=a b c', 'PATH=/bin'];
+      s.process.env = ['A=1', 'SPACED=a b c', 'PATH=/bin', 'HOME=/h'];
     }, ['one', 'two words']);
     expect(p.cwd).toBe('/tmp');
-    expect(p.env).toEqual(['A=1', 'SPACED=a b c', 'PATH=/bin']);
+    // a HOME of the spec's own is kept as it is (runc adds one only when there is none)
+    expect(p.env).toEqual(['A=1', 'SPACED=a b c', 'PATH=/bin', 'HOME=/h']);
     expect(p.args).toEqual(['/bin/probe', 'one', 'two words']);
   });
   it('creates a cwd that does not exist', async () => {

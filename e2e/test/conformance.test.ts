@@ -118,7 +118,7 @@ describe('config.md', () => {
     expect(r.stdout.split('\n').filter(Boolean)).toEqual(['/outer', '/outer/inner']);
   });
 
-  it('process.env MUST be the whole environment; args[0] is looked up in its PATH', async () => {
+  it('process.env MUST be the environment (plus HOME when it has none, as runc adds); args[0] is looked up in its PATH', async () => {
     const bundle = sb.bundle((s) => {
       s.process.env = ['PATH=/opt/tools', 'ONLY=this'];
       s.process.args = ['mytool'];
@@ -129,7 +129,8 @@ describe('config.md', () => {
     const r = await sb.run(['run', '--bundle', bundle, sb.id()]);
     expect(r.stderr).toBe('');
     const p = probeOutput(r.stdout);
-    expect(p.env).toEqual(['PATH=/opt/tools', 'ONLY=this']);
+    // runc's rule: no HOME in env → the user's home from the container's /etc/passwd
+    expect(p.env).toEqual(['PATH=/opt/tools', 'ONLY=this', 'HOME=/root']);
     expect(p.args).toEqual(['mytool']);
   });
 });

@@ -86,7 +86,8 @@ describe('exec process settings', () => {
     const r = await sb.run(['exec', '-e', 'TERM=dumb', '--env', 'NEW=x y', '--cwd', '/tmp', '-u', '1000:1001', '-g', '5', '--additional-gids', '6', id, 'probe', 'a b']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const seen = probeOutput(r.stdout);
-    expect(seen.env).toEqual(['PATH=/bin', 'TERM=dumb', 'KEEP=1', 'NEW=x y']);
+    // uid 1000 has no /etc/passwd entry: HOME=/ (runc's rule when env has no HOME)
+    expect(seen.env).toEqual(['PATH=/bin', 'TERM=dumb', 'KEEP=1', 'NEW=x y', 'HOME=/']);
     expect(seen).toMatchObject({ cwd: '/tmp', uid: 1000, gid: 1001, euid: 1000, groups: [5, 6], args: ['probe', 'a b'] });
     // config.json's user without -u.
     expect(probeOutput((await sb.run(['exec', id, 'probe'])).stdout)).toMatchObject({ uid: 0, gid: 0, cwd: '/' });
@@ -129,7 +130,7 @@ describe('exec process settings', () => {
     const r = await sb.run(['exec', '--process', file, id]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(probeOutput(r.stdout)).toMatchObject({
-      uid: 0, gid: 8, groups: [9], args: ['probe', 'from-file'], env: ['ONLY=this'], cwd: '/etc', no_new_privs: true,
+      uid: 0, gid: 8, groups: [9], args: ['probe', 'from-file'], env: ['ONLY=this', 'HOME=/root'], cwd: '/etc', no_new_privs: true,
       caps: { effective: '0000000000000020', bounding: '0000000000000020' },
     });
 

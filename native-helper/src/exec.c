@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,9 +111,64 @@ int exec_arrange_fds(const struct plan *p)
 	return 0;
 }
 
+/* The home directory of `uid` in the container's /etc/passwd, or NULL (not there, unreadable). */
+static char *passwd_home(uid_t uid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	char *line = NULL, *home = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	while (!home && getline(&line, &cap, f) > 0) {
+		/* name:password:uid:gid:gecos:home:shell */
+		char *field[7] = { 0 }, *s = line;
+		int n = 0;
+
+		line[strcspn(line, "\n")] = 0;
+		while (n < 7 && s) {
+			field[n++] = s;
+			s = strchr(s, ':');
+			if (s)
+				*s++ = 0;
+		}
+		if (n < 6 || !*field[2])
+			continue;
+		char *end;
+		unsigned long id = strtoul(field[2], &end, 10);
+		if (!*end && id == uid && *field[5])
+			home = strdup(field[5]);
+	}
+	free(line);
+	fclose(f);
+	return home;
+}
+
+/* runc's rule: a process whose environment has no HOME gets the user's home directory from
+ * the container's /etc/passwd, or "/" when the user has no entry there. Programs (shells,
+ * ssh, git) rely on HOME being set; Docker users see HOME=/root in every container. */
+static char **env_with_home(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_env; i++)
+		if (!strncmp(p->env[i], "HOME=", 5))
+			return p->env;
+	char *home = passwd_home(getuid());
+	char **env = calloc(p->n_env + 2, sizeof(char *));
+
+	if (!env || asprintf(&env[p->n_env], "HOME=%s", home ? home : "/") < 0) {
+		free(home);
+		free(env);
+		return p->env; /* out of memory: exec without HOME rather than fail the container */
+	}
+	free(home);
+	memcpy(env, p->env, p->n_env * sizeof(char *));
+	return env;
+}
+
 int exec_container(const struct plan *p, const char *path)
 {
 	sigset_t none;
+	char **env = env_with_home(p);
 
 	/* The container starts with default signal handling and nothing blocked. */
 	signal(SIGPIPE, SIG_DFL);
@@ -123,6 +179,6 @@ int exec_container(const struct plan *p, const char *path)
 	 * container are. Without it, it was loaded before the user switch (init.c step 8b). */
 	if (p->seccomp.present && p->no_new_privileges && seccomp_load_plan(p) < 0)
 		return -1;
-	execve(path, p->args, p->env);
+	execve(path, p->args, env);
 	return fail(errno, "exec \"%s\"", path);
 }
