@@ -1,10 +1,14 @@
-// berth port: the container's published ports. berth publishes none until networks exist
-// (a later issue), so the answer is Docker's for a container without published ports:
-// nothing for the whole list, an error for a port asked by number.
+// berth port CONTAINER [PRIVATE_PORT[/PROTO]]: the container's published ports, as Docker prints
+// them ("80/tcp -> 0.0.0.0:32768"), from berthd's record of the container's networking; for
+// one port, only its host addresses ("0.0.0.0:32768"), or Docker's error when it is not
+// published (exit 1).
 
 import type { CommandSpec } from '../command';
-import { CliError, UsageError } from '../errors';
+import { CliError, UsageError, grpcCode } from '../errors';
 import { resolveContainer } from '../containers/resolve';
+import { networkError, type ContainerNetworkMessage } from '../networks/view';
+
+const NOT_FOUND = 5;
 
 export const command: CommandSpec = {
   usage: 'CONTAINER [PRIVATE_PORT[/PROTO]]',
@@ -19,8 +23,20 @@ export const command: CommandSpec = {
       if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw new UsageError(`Invalid port: ${port}`, ctx.commandPath);
       wanted = `${Number(m[1])}/${m[2] ?? 'tcp'}`;
     }
-    // Resolved all the same: an unknown container is an error either way.
-    await resolveContainer(await ctx.daemon(), ref);
-    if (wanted) throw new CliError(`No public port '${wanted}' published for ${ref}`);
+    const d = await ctx.daemon();
+    const c = await resolveContainer(d, ref);
+    const settings = (await d.networks.ContainerSettings({ containerId: c.id }).catch((err: unknown) => {
+      if (grpcCode(err) === NOT_FOUND) return undefined; // host, none, container:: nothing published
+      throw networkError(err);
+    })) as ContainerNetworkMessage | undefined;
+    const ports = [...(settings?.ports ?? [])].sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol) || a.hostPort - b.hostPort);
+    const host = (p: (typeof ports)[number]) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}`;
+    if (wanted) {
+      const hits = ports.filter((p) => `${p.containerPort}/${p.protocol}` === wanted);
+      if (!hits.length) throw new CliError(`No public port '${wanted}' published for ${ref}`);
+      ctx.io.stdout.write(hits.map((p) => `${host(p)}\n`).join(''));
+      return;
+    }
+    ctx.io.stdout.write(ports.map((p) => `${p.containerPort}/${p.protocol} -> ${host(p)}\n`).join(''));
   },
 };
