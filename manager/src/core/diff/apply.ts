@@ -9,19 +9,42 @@
 //                    held before this layer.
 // Per the image spec a whiteout only hides lower layers: what this same layer unpacks at that
 // path stays. Later entries replace earlier ones (two dirs merge; anything else is removed
-// first). Metadata order per entry: create, lchown (which clears setuid bits), xattrs, chmod,
-// times; directory times are set last, once their contents are in; xattrs are written for
-// the whole layer in one setfattr run at the end (paths re-checked first), and the mode of
-// the entries that had any is set again after (an ACL xattr rewrites the group bits).
+// first). Metadata order per entry: create, chown (which clears setuid bits), chmod, times;
+// directory times are set last, once their contents are in; xattrs are written for the whole
+// layer in one setfattr run at the end (paths re-checked first), and the mode of the entries
+// that had any is set again after (an ACL xattr rewrites the group bits).
+//
+// Speed: most entries of a layer are new paths in directories this layer has just made, or
+// has already looked at. Those ("fresh" entries) are created without looking anything up
+// and several at a time (pipeline.ts), each after its directory's own creation; the tar is
+// parsed on meanwhile. Their bookkeeping (what this layer unpacked, directory times, xattrs)
+// is done in entry order, when they are started. Every other entry — whiteouts, the root,
+// a path this layer already wrote, a parent not known yet (implicit, or through a symlink),
+// a hardlink to a path not known — first waits for everything in flight and is then done
+// on its own, with the full confined resolution of paths.ts.
 
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, realpath, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, realpath, rm } from 'node:fs/promises';
 import { ManagerError, failedPrecondition, invalidArgument } from '../errors';
 import { decompress } from './compression';
+import {
+  chmod,
+  close,
+  finishFile,
+  forEachLimited,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  openNew,
+  setMetadata,
+  symlink,
+  writeChunks,
+} from './fsops';
 import { mknod, writeXattrs } from './host';
 import { cleanName, describe, fsError, relPath, resolveDir } from './paths';
+import { KeyedMutex, OpPipeline } from './pipeline';
 import { readTar, TarHeader, TarTime } from './tar';
 
 export interface ApplyOptions {
@@ -42,73 +65,201 @@ const WH_PREFIX = '.wh.';
 const WH_OPAQUE = '.wh..wh..opq';
 const META_PREFIX = '.wh..wh.';
 
+/** Entries in flight at once: enough to keep libuv's threads busy while the tar is parsed. */
+const MAX_OPS = 64;
+/** File data held by entries in flight (per layer). */
+const MAX_BUFFERED = 16 << 20;
+/** Files larger than this are written as they are read, with parsing paused, not buffered. */
+const STREAM_OVER = 4 << 20;
+/** Metadata calls in flight at once in the final pass. */
+const FINISH_OPS = 16;
+
 const toSeconds = (t: TarTime) => t.sec + t.nsec / 1e9;
+/** atime and mtime as utimes takes them */
+const times = (h: TarHeader): [number, number] => [toSeconds(h.atime ?? h.mtime), toSeconds(h.mtime)];
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c);
+  return chunks;
+}
+
+/** Removes whatever is at an absolute path; rm never follows a symlink (the link goes, not what it points to). */
+const rmPath = (path: string) => rm(path, { recursive: true, force: true });
 
 class Applier {
   /** real relative paths this layer wrote (or created as parents) */
   private readonly unpacked = new Set<string>();
   /** every ancestor of an unpacked path */
   private readonly ancestors = new Set<string>();
+  /**
+   * Real relative paths that are directories with no symlink on the way ('' is the root):
+   * made by this layer (perhaps still in flight) or found by resolveDir. Whatever is
+   * removed is dropped from it, with everything under it.
+   */
+  private readonly dirs = new Set<string>(['']);
   private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
   private readonly xattrs = new Map<string, { attrs: Map<string, Buffer>; mode: number | null }>();
+  private readonly ops = new OpPipeline(MAX_OPS, MAX_BUFFERED);
+  /** fresh entries' creations, one at a time per directory */
+  private readonly creating = new KeyedMutex();
+  private readonly prefix: string;
 
   constructor(
     private readonly root: string,
     private readonly overlay: boolean,
-  ) {}
-
-  private abs(rel: string[]): string {
-    return join(this.root, ...rel);
+  ) {
+    this.prefix = root.endsWith('/') ? root : `${root}/`;
   }
 
-  private mark(rel: string[]): void {
-    this.unpacked.add(relPath(rel));
-    for (let i = 1; i < rel.length; i++) this.ancestors.add(relPath(rel.slice(0, i)));
+  private abs(key: string): string {
+    return key === '' ? this.root : this.prefix + key;
   }
 
-  /** Forget pending work under a path that is being removed. */
-  private forget(rel: string): void {
-    const under = rel === '' ? '' : `${rel}/`;
-    for (const m of [this.dirTimes, this.xattrs] as Map<string, unknown>[]) {
-      for (const k of [...m.keys()]) if (k === rel || k.startsWith(under)) m.delete(k);
+  private mark(key: string): void {
+    this.unpacked.add(key);
+    // ancestors is closed upwards: the first one already there has all of its own
+    for (let i = key.lastIndexOf('/'); i > 0; ) {
+      const a = key.slice(0, i);
+      if (this.ancestors.has(a)) break;
+      this.ancestors.add(a);
+      i = a.lastIndexOf('/');
     }
   }
 
-  private async remove(rel: string[], entry: string): Promise<void> {
-    this.forget(relPath(rel));
+  /** This layer has written the path, a path under it, or knows it as a directory. */
+  private touched(key: string): boolean {
+    return this.unpacked.has(key) || this.ancestors.has(key) || this.dirs.has(key);
+  }
+
+  /** Forget pending work and known directories at and under a path that is being removed. */
+  private forget(key: string): void {
+    const under = key === '' ? '' : `${key}/`;
+    // only a directory of ours or one resolveDir found can have anything under it in these
+    const deep = this.ancestors.has(key) || this.dirs.has(key);
+    for (const m of [this.dirTimes, this.xattrs] as Map<string, unknown>[]) {
+      m.delete(key);
+      if (deep) for (const k of [...m.keys()]) if (k.startsWith(under)) m.delete(k);
+    }
+    if (this.dirs.delete(key)) for (const k of [...this.dirs]) if (k.startsWith(under)) this.dirs.delete(k);
+  }
+
+  private async remove(key: string, entry: string): Promise<void> {
+    this.forget(key);
     try {
-      // rm never follows a symlink: a link is removed, not what it points to
-      await rm(this.abs(rel), { recursive: true, force: true });
+      await rmPath(this.abs(key));
     } catch (e) {
       throw fsError(entry, e);
     }
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    if (this.ops.failed) await this.ops.drain();
     const parts = cleanName(h.name);
-    const base = parts.length ? parts[parts.length - 1]! : '';
-    // aufs bookkeeping (.wh..wh.plnk/…, .wh..wh.aufs): never part of a filesystem
-    if (parts.some((p, i) => p.startsWith(META_PREFIX) && !(i === parts.length - 1 && p === WH_OPAQUE))) return;
-
-    if (base.startsWith(WH_PREFIX)) {
-      // overlay: the upper needs the directory to hold the whiteout; plain: nothing to remove
-      const parent = await resolveDir(this.root, parts.slice(0, -1), h.name, this.overlay ? { create: (p) => this.mark(p) } : { missingOk: true });
-      if (parent === null) return;
-      if (base === WH_OPAQUE) return this.opaque(parent, h);
-      const name = base.slice(WH_PREFIX.length);
-      if (name === '.' || name === '..') throw invalidArgument(`entry ${describe(h.name)}: invalid whiteout`);
-      return this.whiteout([...parent, name], h);
+    const n = parts.length;
+    const base = n ? parts[n - 1]! : '';
+    if (h.name.includes(WH_PREFIX)) {
+      // aufs bookkeeping (.wh..wh.plnk/…, .wh..wh.aufs): never part of a filesystem
+      if (parts.some((p, i) => p.startsWith(META_PREFIX) && !(i === n - 1 && p === WH_OPAQUE))) return;
+      if (base.startsWith(WH_PREFIX)) {
+        await this.ops.drain();
+        return this.whiteoutEntry(parts, base, h);
+      }
     }
-
-    if (parts.length === 0) {
+    if (n === 0) {
       // the root itself ("./"): only its metadata
       if (h.type !== 'directory') throw invalidArgument(`entry ${describe(h.name)}: the root must be a directory`);
-      return this.metadata([], h);
+      await this.ops.drain();
+      return this.metadata('', h);
     }
+    const key = relPath(parts);
+    const parentKey = n === 1 ? '' : key.slice(0, key.length - base.length - 1);
+    if (this.dirs.has(parentKey) && !this.touched(key)) {
+      if (h.type !== 'link') return this.fresh(key, parentKey, h, body);
+      const target = this.knownLinkTarget(h);
+      if (target !== null) return this.freshLink(key, parentKey, target, h);
+    }
+    await this.ops.drain();
+    return this.inOrder(parts, h, body);
+  }
 
-    const parent = await resolveDir(this.root, parts.slice(0, -1), h.name, { create: (p) => this.mark(p) });
-    const rel = [...parent, base];
-    const path = this.abs(rel);
+  // ---- fresh entries: started here, done in the pipeline ----
+
+  /** Bookkeeping of a fresh entry, in entry order: directory times and xattrs for finish(). */
+  private note(key: string, h: TarHeader): void {
+    this.mark(key);
+    if (h.type === 'directory') this.dirTimes.set(key, { atime: toSeconds(h.atime ?? h.mtime), mtime: toSeconds(h.mtime) });
+    if (h.xattrs.size > 0) this.noteXattrs(key, h);
+  }
+
+  private noteXattrs(key: string, h: TarHeader): void {
+    // trusted.overlay.* is overlayfs's own state (opaque, redirect, metacopy): a layer may not set it
+    const attrs = new Map([...h.xattrs].filter(([k]) => !k.startsWith('trusted.overlay.')));
+    if (attrs.size > 0) this.xattrs.set(key, { attrs, mode: h.type === 'symlink' ? null : h.mode });
+    else this.xattrs.delete(key);
+  }
+
+  private async fresh(key: string, parentKey: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    this.note(key, h);
+    const path = this.abs(key);
+    const after = [parentKey];
+    const inDir: InDir = (create) => this.creating.run(parentKey, create);
+    if (h.type === 'directory') {
+      this.dirs.add(key); // what is under it waits for its creation
+      await this.ops.slot(0);
+      this.ops.run(key, after, 0, () => this.named(h, makeDir(path, h, inDir)));
+    } else if (h.type === 'file' && h.size > STREAM_OVER) {
+      await this.ops.slot(0);
+      await this.ops.run(key, after, 0, () => this.named(h, makeFile(path, h, body, inDir)));
+    } else if (h.type === 'file') {
+      const chunks = await readAll(body);
+      await this.ops.slot(h.size);
+      this.ops.run(key, after, h.size, () => this.named(h, makeFile(path, h, chunks, inDir)));
+    } else {
+      await this.ops.slot(0);
+      this.ops.run(key, after, 0, () => this.named(h, h.type === 'symlink' ? makeSymlink(path, h, inDir) : makeNode(path, h, inDir)));
+    }
+  }
+
+  /** A hardlink's target when it is a non-directory this layer made, under a known directory. */
+  private knownLinkTarget(h: TarHeader): string | null {
+    const parts = cleanName(h.linkname, `entry ${describe(h.name)}: hardlink target`);
+    if (parts.length === 0) return null;
+    const key = relPath(parts);
+    const parentKey = parts.length === 1 ? '' : key.slice(0, key.length - parts[parts.length - 1]!.length - 1);
+    return this.dirs.has(parentKey) && this.unpacked.has(key) && !this.dirs.has(key) ? key : null;
+  }
+
+  private async freshLink(key: string, parentKey: string, targetKey: string, h: TarHeader): Promise<void> {
+    this.mark(key); // same inode as the target: no metadata of its own
+    const path = this.abs(key);
+    const target = this.abs(targetKey);
+    await this.ops.slot(0);
+    this.ops.run(key, [parentKey, targetKey], 0, async () => {
+      try {
+        await this.creating.run(parentKey, () => replacing(path, () => link(target, path)));
+      } catch (e) {
+        if (errno(e) === 'ENOENT') throw invalidArgument(`entry ${describe(h.name)}: hardlink target ${describe(h.linkname)} does not exist`);
+        throw fsError(h.name, e);
+      }
+    });
+  }
+
+  private async named(h: TarHeader, op: Promise<void>): Promise<void> {
+    try {
+      await op;
+    } catch (e) {
+      throw fsError(h.name, e);
+    }
+  }
+
+  // ---- everything else: one at a time, nothing in flight ----
+
+  private async inOrder(parts: string[], h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const parent = await resolveDir(this.root, parts.slice(0, -1), h.name, { create: (p) => this.mark(relPath(p)), known: this.dirs });
+    const key = relPath([...parent, parts[parts.length - 1]!]);
+    const path = this.abs(key);
 
     let linkTarget: string | null = null;
     if (h.type === 'link') {
@@ -120,24 +271,25 @@ class Applier {
     try {
       existing = await lstat(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(h.name, e);
+      if (errno(e) !== 'ENOENT') throw fsError(h.name, e);
     }
-    if (existing && !(existing.isDirectory() && h.type === 'directory')) await this.remove(rel, h.name);
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) await this.remove(key, h.name);
 
     try {
       switch (h.type) {
         case 'directory':
-          if (!existing?.isDirectory()) await mkdirOne(path);
+          if (!existing?.isDirectory()) await mkdir(path, 0o700); // its mode is set right after, umask aside
+          this.dirs.add(key);
           break;
         case 'file':
-          await writeFile(path, body);
+          await writeNewFile(path, body);
           break;
         case 'symlink':
           await symlink(h.linkname, path);
           break;
         case 'link':
           await link(linkTarget!, path);
-          this.mark(rel);
+          this.mark(key);
           return; // same inode: its metadata is the target's
         case 'char':
         case 'block':
@@ -150,15 +302,15 @@ class Applier {
     } catch (e) {
       throw fsError(h.name, e);
     }
-    this.mark(rel);
-    await this.metadata(rel, h);
+    this.mark(key);
+    await this.metadata(key, h);
   }
 
   private async hardlinkTarget(h: TarHeader): Promise<string> {
     const parts = cleanName(h.linkname, `entry ${describe(h.name)}: hardlink target`);
     if (parts.length === 0) throw invalidArgument(`entry ${describe(h.name)}: hardlink to the root`);
-    const dir = await resolveDir(this.root, parts.slice(0, -1), h.name);
-    const target = this.abs([...dir, parts[parts.length - 1]!]);
+    const dir = await resolveDir(this.root, parts.slice(0, -1), h.name, { known: this.dirs });
+    const target = this.abs(relPath([...dir, parts[parts.length - 1]!]));
     let st;
     try {
       st = await lstat(target);
@@ -169,9 +321,8 @@ class Applier {
     return target;
   }
 
-  private async metadata(rel: string[], h: TarHeader): Promise<void> {
-    const path = this.abs(rel);
-    const key = relPath(rel);
+  private async metadata(key: string, h: TarHeader): Promise<void> {
+    const path = this.abs(key);
     try {
       await lchown(path, h.uid, h.gid);
       if (h.type !== 'symlink') await chmod(path, h.mode);
@@ -182,25 +333,37 @@ class Applier {
     } catch (e) {
       throw fsError(h.name, e);
     }
-    // trusted.overlay.* is overlayfs's own state (opaque, redirect, metacopy): a layer may not set it
-    const attrs = new Map([...h.xattrs].filter(([k]) => !k.startsWith('trusted.overlay.')));
-    if (attrs.size > 0) this.xattrs.set(key, { attrs, mode: h.type === 'symlink' ? null : h.mode });
+    if (h.xattrs.size > 0) this.noteXattrs(key, h);
     else this.xattrs.delete(key);
   }
 
-  private async whiteout(rel: string[], h: TarHeader): Promise<void> {
-    const key = relPath(rel);
+  private async whiteoutEntry(parts: string[], base: string, h: TarHeader): Promise<void> {
+    // overlay: the upper needs the directory to hold the whiteout; plain: nothing to remove
+    const parent = await resolveDir(
+      this.root,
+      parts.slice(0, -1),
+      h.name,
+      this.overlay ? { create: (p) => this.mark(relPath(p)), known: this.dirs } : { missingOk: true, known: this.dirs },
+    );
+    if (parent === null) return;
+    if (base === WH_OPAQUE) return this.opaque(parent, h);
+    const name = base.slice(WH_PREFIX.length);
+    if (name === '.' || name === '..') throw invalidArgument(`entry ${describe(h.name)}: invalid whiteout`);
+    return this.whiteout(relPath([...parent, name]), h);
+  }
+
+  private async whiteout(key: string, h: TarHeader): Promise<void> {
     if (this.unpacked.has(key)) return; // this layer's own file at that path stays
-    if (!this.overlay) return this.remove(rel, h.name);
-    const path = this.abs(rel);
-    await this.remove(rel, h.name);
+    if (!this.overlay) return this.remove(key, h.name);
+    const path = this.abs(key);
+    await this.remove(key, h.name);
     try {
       await mknod(path, 'char', 0, 0);
       await lchown(path, h.uid, h.gid);
     } catch (e) {
       throw fsError(h.name, e);
     }
-    this.mark(rel);
+    this.mark(key);
   }
 
   private async opaque(dir: string[], h: TarHeader): Promise<void> {
@@ -218,7 +381,7 @@ class Applier {
   private async clearLower(dir: string[], h: TarHeader): Promise<void> {
     let names: string[];
     try {
-      names = await readdir(this.abs(dir));
+      names = await readdir(this.abs(relPath(dir)));
     } catch (e) {
       throw fsError(h.name, e);
     }
@@ -226,49 +389,129 @@ class Applier {
       const rel = [...dir, name];
       const key = relPath(rel);
       if (!this.unpacked.has(key) && !this.ancestors.has(key)) {
-        await this.remove(rel, h.name);
+        await this.remove(key, h.name);
         continue;
       }
-      const st = await lstat(this.abs(rel));
+      const st = await lstat(this.abs(key));
       if (st.isDirectory()) await this.clearLower(rel, h);
     }
   }
 
-  /** The deferred work: xattrs (one setfattr run), modes after them, directory times. */
+  // ---- the end ----
+
+  /** The deferred work, once everything is in: xattrs (one setfattr run), modes after them, directory times. */
   async finish(): Promise<void> {
-    for (const key of this.xattrs.keys()) await this.assertPlain(key);
-    await writeXattrs([...this.xattrs].map(([key, v]) => [join(this.root, key), v.attrs] as [string, Map<string, Buffer>]));
-    for (const [key, v] of this.xattrs) if (v.mode !== null) await chmod(join(this.root, key), v.mode);
-    for (const [key, t] of this.dirTimes) {
-      await this.assertPlain(key);
-      await lutimes(join(this.root, key), t.atime, t.mtime);
-    }
+    await this.ops.drain();
+    await this.assertPlain([...this.xattrs.keys(), ...this.dirTimes.keys()]);
+    await writeXattrs([...this.xattrs].map(([key, v]) => [this.abs(key), v.attrs] as [string, Map<string, Buffer>]));
+    const modes = [...this.xattrs].filter(([, v]) => v.mode !== null);
+    await forEachLimited(modes, FINISH_OPS, ([key, v]) => chmod(this.abs(key), v.mode!));
+    await forEachLimited(this.dirTimes, FINISH_OPS, ([key, t]) => lutimes(this.abs(key), t.atime, t.mtime));
   }
 
-  /** A deferred path must still have no symlink among its parents (it cannot, by construction). */
-  private async assertPlain(key: string): Promise<void> {
-    const parts = key === '' ? [] : key.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const st = await lstat(join(this.root, ...parts.slice(0, i)));
-      if (!st.isDirectory()) throw new ManagerError('Internal', `apply: ${describe(key)} is no longer under a directory`);
+  /** Deferred paths must still have no symlink among their parents (they cannot, by construction). */
+  private async assertPlain(keys: string[]): Promise<void> {
+    const parents = new Set<string>();
+    for (const key of keys) {
+      for (let i = key.lastIndexOf('/'); i > 0; ) {
+        const a = key.slice(0, i);
+        if (parents.has(a)) break;
+        parents.add(a);
+        i = a.lastIndexOf('/');
+      }
     }
+    await forEachLimited(parents, FINISH_OPS, async (p) => {
+      if (!(await lstat(this.abs(p))).isDirectory()) throw new ManagerError('Internal', `apply: ${describe(p)} is no longer a directory`);
+    });
+  }
+
+  /** Lets everything in flight end (after a failure: nothing may write once applyLayer returns). */
+  async settle(): Promise<unknown> {
+    await this.ops.settle();
+    return this.ops.error;
   }
 }
 
-async function mkdirOne(path: string): Promise<void> {
-  await mkdir(path, 0o700); // its mode is set right after, umask aside
-}
-
-async function writeFile(path: string, body: AsyncIterable<Buffer>): Promise<void> {
-  // O_EXCL|O_NOFOLLOW: whatever was at the path is gone; if anything appeared since, refuse it
-  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+/**
+ * Runs create; if the path is taken (by a lower layer's file: a fresh entry's path is free of
+ * this layer's own), removes what is there and runs it again.
+ */
+async function replacing(path: string, create: () => Promise<void>): Promise<void> {
   try {
-    for await (const chunk of body) {
-      let off = 0;
-      while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    await create();
+  } catch (e) {
+    if (errno(e) !== 'EEXIST') throw e;
+    await rmPath(path);
+    await create();
+  }
+}
+
+/** Runs a creation in the entry's directory (see KeyedMutex). */
+type InDir = (create: () => Promise<void>) => Promise<void>;
+
+async function makeDir(path: string, h: TarHeader, inDir: InDir): Promise<void> {
+  await inDir(async () => {
+    try {
+      await mkdir(path, 0o700); // its mode is set right after, umask aside
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+      // a lower layer's directory merges with this one; anything else there is replaced
+      if (!(await lstat(path)).isDirectory()) {
+        await rmPath(path);
+        await mkdir(path, 0o700);
+      }
     }
+  });
+  setMetadata(path, h.uid, h.gid, h.mode, null); // its times once its contents are in
+}
+
+/** A new regular file: created, written, then owned, moded and timed on the same descriptor. */
+async function makeFile(path: string, h: TarHeader, data: Buffer[] | AsyncIterable<Buffer>, inDir: InDir): Promise<void> {
+  let fd = -1;
+  await inDir(() =>
+    replacing(path, async () => {
+      fd = await openNew(path);
+    }),
+  );
+  try {
+    if (Array.isArray(data)) await writeChunks(fd, data);
+    else for await (const chunk of data) await writeChunks(fd, [chunk]);
+  } catch (e) {
+    await close(fd);
+    throw e;
+  }
+  finishFile(fd, h.uid, h.gid, h.mode, ...times(h));
+}
+
+async function makeSymlink(path: string, h: TarHeader, inDir: InDir): Promise<void> {
+  await inDir(() => replacing(path, () => symlink(h.linkname, path)));
+  setMetadata(path, h.uid, h.gid, null, times(h));
+}
+
+/** Devices and fifos (mknod, a program, reports no errno: look first). */
+async function makeNode(path: string, h: TarHeader, inDir: InDir): Promise<void> {
+  await inDir(async () => {
+    const taken = await lstat(path).then(
+      () => true,
+      (e: unknown) => {
+        if (errno(e) !== 'ENOENT') throw e;
+        return false;
+      },
+    );
+    if (taken) await rmPath(path);
+    if (h.type === 'fifo') await mknod(path, 'fifo');
+    else await mknod(path, h.type as 'char' | 'block', h.devmajor, h.devminor);
+  });
+  setMetadata(path, h.uid, h.gid, h.mode, times(h));
+}
+
+/** Writes a file at a free path from a stream (the in-order path). */
+async function writeNewFile(path: string, body: AsyncIterable<Buffer>): Promise<void> {
+  const fd = await openNew(path);
+  try {
+    for await (const chunk of body) await writeChunks(fd, [chunk]);
   } finally {
-    await fh.close();
+    await close(fd);
   }
 }
 
@@ -297,7 +540,9 @@ export async function applyLayer(stream: AsyncIterable<Buffer>, targetDir: strin
   try {
     for await (const { header, body } of readTar(counted())) await applier.entry(header, body);
     await applier.finish();
-  } catch (e) {
+  } catch (caught) {
+    // an operation in flight that failed came from an earlier entry than whatever stopped the loop
+    const e = (await applier.settle()) ?? caught;
     if (e instanceof ManagerError) throw new ManagerError(e.kind, `apply layer: ${e.message}`);
     throw fsError('(layer)', e);
   }

@@ -73,7 +73,9 @@ export async function* decompress(source: AsyncIterable<Buffer>, mediaType?: str
   if (kind === 'none') {
     yield* rest();
   } else if (kind === 'gzip') {
-    const gunzip = createGunzip();
+    // 64 KiB pieces rather than zlib's 16 KiB: a quarter of the thread-pool trips and of
+    // the chunks every consumer (tar reader, hash) handles, measurably less CPU per layer
+    const gunzip = createGunzip({ chunkSize: 64 * 1024 });
     const input = Readable.from(rest());
     input.on('error', (e) => gunzip.destroy(e));
     input.pipe(gunzip);

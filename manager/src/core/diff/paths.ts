@@ -53,6 +53,12 @@ export interface ResolveOptions {
   create?: (relParts: string[]) => void;
   /** a missing component gives null instead of an error */
   missingOk?: boolean;
+  /**
+   * Real relative paths already known to be directories (no symlink on the way): not looked
+   * at again. Every directory this walk finds or creates is added. The caller keeps it true:
+   * it drops whatever it removes.
+   */
+  known?: Set<string>;
 }
 
 /**
@@ -76,7 +82,12 @@ export async function resolveDir(root: string, parts: string[], entry: string, o
       cur.pop();
       continue;
     }
-    const p = join(root, ...cur, c);
+    const key = relPath([...cur, c]);
+    if (opts.known?.has(key)) {
+      cur.push(c);
+      continue;
+    }
+    const p = join(root, key);
     let st;
     try {
       st = await lstat(p);
@@ -90,6 +101,7 @@ export async function resolveDir(root: string, parts: string[], entry: string, o
         throw fsError(entry, e2);
       }
       cur.push(c);
+      opts.known?.add(key);
       opts.create([...cur]);
       continue;
     }
@@ -104,6 +116,7 @@ export async function resolveDir(root: string, parts: string[], entry: string, o
       throw invalidArgument(`entry ${describe(entry)}: ${describe(relPath([...cur, c]))} is not a directory`);
     }
     cur.push(c);
+    opts.known?.add(key);
   }
   return cur;
 }
