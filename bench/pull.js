@@ -207,6 +207,7 @@ function main(dir, daemons, fixture, registries) {
   line('berth pull', pullMs['berth pull'], `   berthd CPU ${median(daemonCpu['berth pull']).toFixed(0)} ms`);
   line('ctr image pull', pullMs['ctr image pull'], `   containerd CPU ${median(daemonCpu['ctr image pull']).toFixed(0)} ms   berth/containerd = ${(median(pullMs['berth pull']) / median(pullMs['ctr image pull'])).toFixed(2)}   (target <= 0.5)`);
   console.log(`  floors: gzip -dc of the 3 layers in a row ${median(gzipMs).toFixed(0)} ms; containerd's fetch alone (ctr content fetch) ${median(fetchMs).toFixed(0)} ms; berth version (the client's fixed cost) ${median(versionMs).toFixed(0)} ms`);
+  if (PUSH_ROUNDS === 0) return; // PUSH_ROUNDS=0: pulls only
   console.log(`\npush of the same image to an empty docker-registry (started empty for each push), ${PUSH_ROUNDS} interleaved rounds, median wall time:`);
   line('berth push', pushMs['berth push']);
   line('skopeo copy', pushMs['skopeo copy'], `   berth/skopeo = ${(median(pushMs['berth push']) / median(pushMs['skopeo copy'])).toFixed(2)}`);
