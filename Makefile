@@ -4,13 +4,14 @@
 #   make test    deps + build + unit tests + e2e tests (real containers; root)
 #   make demo    deps + build + start berthd, import a local busybox image, run a container
 #   make image   build/images/busybox.tar, made offline from busybox-static
+#   make fixtures the Debian minbase test image (debootstrap; e2e and bench use it)
 #   make bench   benchmarks vs runc and crun (not part of test)
 
 PREFIX ?= /usr/local
-APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon skopeo tini
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps util-linux python3 runc crun hyperfine time attr zstd containerd podman conmon skopeo tini docker-registry apache2-utils debootstrap containernetworking-plugins iptables
 NODE_BIN := node_modules/.bin
 
-.PHONY: all deps apt-deps npm-deps build native proto ts image test unit e2e demo bench install clean
+.PHONY: all deps apt-deps npm-deps build native proto ts image fixtures test unit e2e demo bench install clean
 
 all: build
 
@@ -54,11 +55,12 @@ ts: npm-deps proto
 		--external:lmdb --banner:js="$$BERTHD_BANNER" --define:BERTH_REVISION="\"$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"" \
 		--outfile=bin/berthd --log-level=warning
 	@chmod 755 bin/berthd
-	@# bin/berth: one bundle with nothing external (the client reaches berthd only over gRPC, never lmdb)
-	$(NODE_BIN)/esbuild manager/src/cmd/berth.ts --bundle --platform=node --target=node20 --minify-syntax \
+	@# bin/berth.js: one bundle with nothing external (the client reaches berthd only over gRPC, never lmdb);
+	@# bin/berth: the launcher that runs it from V8's code cache (manager/scripts/berth-launcher.js)
+	@# (a temp name per build: two builds at once must not link each other's half-written bundle)
+	tmp=bin/.berth.bundle.$$$$.tmp && $(NODE_BIN)/esbuild manager/src/cmd/berth.ts --bundle --platform=node --target=node20 --minify-syntax \
 		--define:BERTH_REVISION="\"$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"" \
-		--outfile=bin/berth --log-level=warning
-	@chmod 755 bin/berth
+		--outfile=$$tmp --log-level=warning && node manager/scripts/link-berth.js $$tmp bin
 
 test: deps build unit e2e
 
@@ -68,8 +70,14 @@ unit: npm-deps proto
 	cd runtime && ../$(NODE_BIN)/jest --ci
 	cd manager && ../$(NODE_BIN)/jest --ci --runInBand
 
-e2e: build
+e2e: build fixtures
 	cd e2e && ../$(NODE_BIN)/jest --ci --runInBand
+
+# The registry tests' and the pull benchmark's 3-layer Debian minbase image (OCI layout), made
+# once per machine with debootstrap outside the repository: /var/cache/berth-test/debian-minbase
+# ($$BERTH_DEBIAN_IMAGE to put it elsewhere). Kept when it verifies.
+fixtures: apt-deps
+	node e2e/fixtures/debian-image.js
 
 # The busybox-static image the demo runs: build/images/busybox.tar (prints its path and name).
 image: build
@@ -79,17 +87,22 @@ image: build
 demo: deps build
 	bash e2e/demo.sh
 
-bench: deps build
+bench: deps build fixtures
 	node bench/runtime-run.js
 	node bench/runtime-exec.js
 	node bench/runtime-many.js
 	node bench/rss.js
 	node bench/berthd.js
 	node bench/berth.js
+	node bench/apply.js
+	node bench/pull.js
+	node bench/network.js
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 bin/berth-runtime bin/berth-init bin/berth-shim bin/berthd bin/berth $(DESTDIR)$(PREFIX)/bin/
+	@# -p: the bundle keeps its mtime, which bin/berth's code caches are checked against
+	install -p -m 644 bin/berth.js $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	$(MAKE) -C native-helper clean

@@ -7,6 +7,13 @@
 // / `ps -a`, `ctr containers ls` / `ctr task ls` and `podman ps` / `ps -a`, interleaved, median
 // of PS_ROUNDS; the daemon's CPU time per listing (/proc/<pid>/stat) and the client's own
 // (our cutime+cstime: spawnSync waits for it).
+// (3) Where a `berth run --rm` spends its time, from the client's own BERTH_TIMING=1 marks (node
+// started, bin/berth's code compiled from its V8 code cache, the command loaded, each call),
+// median of CLIENT_ROUNDS extra runs; `berth version` with the code cache off beside the floors.
+// BERTH_REF=/path/to/another/berth adds that client (an older build, say) to (1) and (2), run
+// interleaved with bin/berth against the same berthd: a before/after under the same load.
+// bin/berth's code caches go to a directory in our temp dir (BERTH_CODE_CACHE), written by the
+// warm-up runs, so earlier runs elsewhere do not count.
 //
 // berthd and containerd are bench/berthd.js's private daemons (one temp dir, their own root,
 // state and socket; berthd with log_root in the dir), namespace `bench` for both (berth's
@@ -29,6 +36,10 @@ const N = Number(process.env.N || 100);
 const PS_ROUNDS = Number(process.env.PS_ROUNDS || 10);
 const NS = 'bench';
 const BERTH = path.join(repo, 'bin', 'berth');
+const BERTH_REF = process.env.BERTH_REF || '';
+const CLIENT_ROUNDS = Number(process.env.CLIENT_ROUNDS || 10);
+/** bin/berth's environment: its code caches in our dir (set in run()). */
+let berthEnv = process.env;
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 /** CPU (ms) of the children we have waited for so far: cutime + cstime of /proc/self/stat. */
@@ -37,14 +48,14 @@ const childCpuMs = () => {
   return (Number(f[13]) + Number(f[14])) * TICK_MS;
 };
 
-/** Runs argv; throws with its stderr if it fails. Returns wall ms, client CPU ms and stdout. */
+/** Runs argv; throws with its stderr if it fails. Returns wall ms, client CPU ms, stdout and stderr. */
 function timedRun(argv, env) {
   const c0 = childCpuMs();
   const t0 = process.hrtime.bigint();
   const res = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: env ?? process.env, timeout: 120000, maxBuffer: 64 << 20 });
   const ms = hrms(t0);
   if (res.status !== 0) throw new Error(`${argv.slice(0, 8).join(' ')}… failed (${res.status ?? res.signal}): ${(res.stderr ?? '').trim().slice(-2000)}`);
-  return { ms, cpu: childCpuMs() - c0, stdout: res.stdout };
+  return { ms, cpu: childCpuMs() - c0, stdout: res.stdout, stderr: res.stderr };
 }
 
 /** A podman with nothing shared with a system podman (see e2e/test/support/podman.ts). */
@@ -141,13 +152,53 @@ function removeCgroupTrees(name) {
   if (left.length) console.error(`warning: cgroups that could not be removed: ${left.join(' ')}`);
 }
 
-/** `bin/berth -H unix://<berthd> --namespace bench ARGS`. */
-const berthArgv = (bd, args) => [BERTH, '-H', `unix://${bd.address}`, '--namespace', NS, ...args];
+/** `bin/berth -H unix://<berthd> --namespace bench ARGS` (or another client: `bin`). */
+const berthArgv = (bd, args, bin = BERTH) => [bin, '-H', `unix://${bd.address}`, '--namespace', NS, ...args];
+const berthRun = (bd, args, bin = BERTH) => timedRun(berthArgv(bd, args, bin), berthEnv);
+
+/**
+ * `--network none` for a client that has the flag (as podman gets it, and as ctr runs without
+ * a network): the comparison is of starting a process, not of CNI. A reference client from
+ * before the networks work has no such flag, and makes no network anyway.
+ */
+const noNetworkCache = new Map();
+function noNetwork(bin) {
+  if (!noNetworkCache.has(bin)) noNetworkCache.set(bin, /--network\b/.test(spawnSync(bin, ['run', '--help'], { encoding: 'utf8', env: berthEnv }).stdout ?? '') ? ['--network', 'none'] : []);
+  return noNetworkCache.get(bin);
+}
 
 /** berthd's BERTH_TIMING=1 lines written since `from` (bytes of its log): [gRPC path, ms]. */
 function callsSince(bd, from) {
   const text = fs.readFileSync(bd.log, 'utf8').slice(from);
   return [...text.matchAll(/^berth-timing\s+[\d.]+ ms \+\s*([\d.]+) ms  (\S+)$/gm)].map((m) => [m[2], Number(m[1])]);
+}
+
+/** bin/berth with BERTH_TIMING=1: its stderr carries its marks. */
+const berthRunTimed = (bd, args) => timedRun(berthArgv(bd, args), { ...berthEnv, BERTH_TIMING: '1' });
+
+/** The marks of one bin/berth run (src/cli/main.ts, src/api, the launcher), ms since its start. */
+function clientMarks(stderr) {
+  const marks = {};
+  let firstCall = Infinity;
+  for (const line of stderr.split('\n')) {
+    const call = /^berth-timing\s+([\d.]+) ms \+\s*([\d.]+) ms  (\S+) client/.exec(line);
+    if (call) {
+      const [start, ms, method] = [Number(call[1]), Number(call[2]), call[3]];
+      firstCall = Math.min(firstCall, start);
+      if (method.endsWith('Tasks/Create')) Object.assign(marks, { createSent: start, createDone: start + ms });
+      if (method.endsWith('Tasks/Wait')) marks.waitDone = start + ms;
+      continue;
+    }
+    const mark = /^berth-timing\s+([\d.]+) ms  (.*)$/.exec(line);
+    if (!mark) continue;
+    const [t, what] = [Number(mark[1]), mark[2]];
+    if (what.startsWith('launcher: node started')) marks.node = t;
+    else if (what.startsWith('launcher: bundle compiled')) marks.compiled = t;
+    else if (/^main: berth \S+ loaded/.test(what)) marks.loaded = t;
+    else if (/^main: berth \S+ done/.test(what)) marks.done = t;
+  }
+  if (firstCall !== Infinity) marks.firstCall = firstCall;
+  return marks;
 }
 
 /** Per gRPC method over several commands: how many calls per command and the median total ms. */
@@ -170,27 +221,30 @@ const pad = (s, n) => String(s).padStart(n);
 function main(daemons, pm, image, berthIds) {
   const [bd, cd] = daemons;
   const IMG = image.ref;
-  timedRun(berthArgv(bd, ['load', '-i', image.tar]));
+  berthRun(bd, ['load', '-i', image.tar]);
   cd.ctr(['images', 'import', image.tar], { stdout: 'ignore' });
   bd.ctr(['images', 'ls', '-q']); // the berth client loaded into namespace bench: ctr sees it too
   pm.timed(['load', '-i', image.tar]);
 
   // (1) run --rm of `true`; two warm-up runs each, then the rounds.
   const systems = [
-    { name: 'berth', run: (r) => timedRun(berthArgv(bd, ['run', '--rm', IMG, 'true'])), floor: () => timedRun(berthArgv(bd, ['version'])), floorName: 'berth version' },
+    { name: 'berth', run: () => berthRun(bd, ['run', '--rm', ...noNetwork(BERTH), IMG, 'true']), floor: () => berthRun(bd, ['version']), floorName: 'berth version' },
+    ...(BERTH_REF ? [{ name: 'berth-ref', run: () => berthRun(bd, ['run', '--rm', ...noNetwork(BERTH_REF), IMG, 'true'], BERTH_REF), floor: () => berthRun(bd, ['version'], BERTH_REF), floorName: 'berth-ref version' }] : []),
     { name: 'containerd', run: (r) => timedRun(['/usr/bin/ctr', '--address', cd.address, '-n', NS, 'run', '--rm', ...cd.runFlags(), IMG, cd.id('run', r), 'true']), floor: () => timedRun(['/usr/bin/ctr', '--address', cd.address, '-n', NS, 'version']), floorName: 'ctr version' },
     { name: 'podman', run: () => pm.timed(['run', '--rm', ...pm.runFlags(), IMG, 'true']), floor: () => pm.timed(['version']), floorName: 'podman version' },
   ];
   for (const s of systems) for (let i = 0; i < 2; i++) s.run(`warm${i}`);
   const t = Object.fromEntries(systems.map((s) => [s.name, { run: [], cpu: [], floor: [], daemonCpu: [] }]));
   const node = [];
+  const uncached = [];
   const berthCalls = [];
   for (let round = 0; round < ROUNDS; round++) {
     node.push(nodeStartMs());
+    uncached.push(timedRun(berthArgv(bd, ['version']), { ...berthEnv, BERTH_CODE_CACHE: 'off' }).ms);
     for (const s of rotate(systems, round)) {
       const fl = s.floor();
       t[s.name].floor.push(fl.ms);
-      const daemon = s.name === 'berth' ? bd : s.name === 'containerd' ? cd : undefined;
+      const daemon = s.name.startsWith('berth') ? bd : s.name === 'containerd' ? cd : undefined;
       const d0 = daemon ? cpuMs(daemon.pid) : 0;
       const logAt = fs.statSync(bd.log).size;
       const r = s.run(round);
@@ -204,10 +258,17 @@ function main(daemons, pm, image, berthIds) {
     }
   }
 
+  // (3) The client's own marks (BERTH_TIMING=1 in bin/berth's environment, not berthd's).
+  const clientRuns = [];
+  for (let i = 0; i < CLIENT_ROUNDS; i++) {
+    const r = berthRunTimed(bd, ['run', '--rm', ...noNetwork(BERTH), IMG, 'true']);
+    clientRuns.push({ wall: r.ms, marks: clientMarks(r.stderr) });
+  }
+
   // (2) N containers each, started alternately (the berth ones' ids kept for the cleanup).
   const startMs = { berth: [], containerd: [], podman: [] };
   const starters = [
-    { name: 'berth', start: () => timedRun(berthArgv(bd, ['run', '-d', IMG, 'sleep', '1000'])) },
+    { name: 'berth', start: () => berthRun(bd, ['run', '-d', ...noNetwork(BERTH), IMG, 'sleep', '1000']) },
     { name: 'containerd', start: (i) => timedRun(['/usr/bin/ctr', '--address', cd.address, '-n', NS, 'run', '-d', ...cd.runFlags(), IMG, cd.id('sleep', i), 'sleep', '1000']) },
     { name: 'podman', start: () => pm.timed(['run', '-d', ...pm.runFlags(), IMG, 'sleep', '1000']) },
   ];
@@ -220,8 +281,9 @@ function main(daemons, pm, image, berthIds) {
   }
   sleepMs(2000);
   const listings = [
-    { name: 'berth ps', daemon: bd, argv: berthArgv(bd, ['ps']) },
-    { name: 'berth ps -a', daemon: bd, argv: berthArgv(bd, ['ps', '-a']) },
+    { name: 'berth ps', daemon: bd, argv: berthArgv(bd, ['ps']), env: berthEnv },
+    { name: 'berth ps -a', daemon: bd, argv: berthArgv(bd, ['ps', '-a']), env: berthEnv },
+    ...(BERTH_REF ? [{ name: 'berth-ref ps', daemon: bd, argv: berthArgv(bd, ['ps'], BERTH_REF) }] : []),
     { name: 'ctr containers ls', daemon: cd, argv: ['/usr/bin/ctr', '--address', cd.address, '-n', NS, 'containers', 'ls'] },
     { name: 'ctr task ls', daemon: cd, argv: ['/usr/bin/ctr', '--address', cd.address, '-n', NS, 'task', 'ls'] },
     { name: 'podman ps', argv: pm.argv(['ps']), env: pm.env },
@@ -263,6 +325,27 @@ function main(daemons, pm, image, berthIds) {
   const runSum = callSummary(berthCalls);
   console.log(`  ${runSum.reduce((a, c) => a + c.n, 0)} calls, ${f1(runSum.reduce((a, c) => a + c.ms, 0))} ms in all: ${runSum.map((c) => `${c.method.replace(/^.*\.(\w+\/\w+)$/, '$1')}${c.n > 1 ? `×${c.n}` : ''} ${f1(c.ms)}`).join(', ')}`);
 
+  console.log(`\nberth run --rm, the client's own BERTH_TIMING=1 marks (ms since its process started; median of ${CLIENT_ROUNDS} more runs):`);
+  const at = (k) => median(clientRuns.map((c) => c.marks[k]).filter((v) => v !== undefined));
+  const phase = [
+    ['node ready', 'node'],
+    ['code loaded (V8 code cache)', 'compiled'],
+    ['run command loaded', 'loaded'],
+    ['first call sent', 'firstCall'],
+    ['Tasks/Create sent', 'createSent'],
+    ['Tasks/Create answered', 'createDone'],
+    ['Tasks/Wait answered (exit)', 'waitDone'],
+    ['removal seen, done', 'done'],
+  ];
+  let prev = 0;
+  console.log(`  ${phase.map(([label, k]) => {
+    const v = at(k);
+    const out = `${label} ${f1(v)} (+${f1(v - prev)})`;
+    prev = v;
+    return out;
+  }).join(', ')}; process gone (wall) ${f1(median(clientRuns.map((c) => c.wall)))}`);
+  console.log(`  bin/berth version with its code cache off: ${f1(median(uncached))} ms (median, same rounds as (1))`);
+
   console.log(`\n${N} containers (run -d IMG sleep 1000) under each; median start: ${starters.map((s) => `${s.name} ${f1(median(startMs[s.name]))} ms`).join(', ')}`);
   console.log(`listings, ${PS_ROUNDS} interleaved rounds, median wall time; client and daemon CPU per listing (mean):`);
   const bps = median(lt['berth ps'].ms);
@@ -281,13 +364,18 @@ function main(daemons, pm, image, berthIds) {
 /**
  * CPU_PROF=1: one `node --cpu-prof` run of bin/berth per command (after the figures, with the
  * N containers still up); prints the profile's span and the functions with most self time.
+ * Each command runs once unprofiled-for first under the same node flags, so the profiled run
+ * starts from its code cache as the measured ones did (the cache is per node set-up).
  */
 function profileClient(bd, dir, IMG) {
   console.log(`\nbin/berth under node --cpu-prof (one run each; profile span, then self time by function, ms):`);
-  for (const args of [['version'], ['run', '--rm', IMG, 'true'], ['ps']]) {
+  for (const args of [['version'], ['run', '--rm', ...noNetwork(BERTH), IMG, 'true'], ['ps']]) {
     const out = path.join(dir, `prof-${args[0]}`);
-    timedRun([process.execPath, '--cpu-prof', '--cpu-prof-dir', out, ...berthArgv(bd, args)]);
-    const p = JSON.parse(fs.readFileSync(path.join(out, fs.readdirSync(out)[0]), 'utf8'));
+    const argv = [process.execPath, '--cpu-prof', '--cpu-prof-dir', out, ...berthArgv(bd, args)];
+    timedRun(argv, berthEnv);
+    timedRun(argv, berthEnv);
+    const newest = fs.readdirSync(out).map((f) => path.join(out, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+    const p = JSON.parse(fs.readFileSync(newest, 'utf8'));
     const nodes = new Map(p.nodes.map((n) => [n.id, n]));
     const self = new Map();
     p.samples.forEach((id, i) => {
@@ -317,6 +405,7 @@ function run() {
   // No "berth" in the dir name: other e2e files' leak checks match that word.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-cli-${process.pid}-`));
   fs.chmodSync(dir, 0o711);
+  berthEnv = { ...process.env, BERTH_CODE_CACHE: path.join(dir, 'code-cache') };
   const daemons = [];
   const berthIds = new Set();
   let pm;

@@ -1,9 +1,20 @@
 #!/usr/bin/env node
 // Generates manager/src/api/generated/ from every .proto file under proto/:
 //
-//   descriptor.ts  the whole schema as a protobufjs JSON descriptor (made by protobufjs-cli's
-//                  `pbjs -t json`), which src/api/index.ts loads with Root.fromJSON. Kept as a
-//                  .ts module, not a .json file, so tsc and esbuild carry it along by themselves.
+//   descriptor.ts  the whole schema as protobufjs JSON (made by protobufjs-cli's `pbjs -t json`),
+//                  split by proto package: each package's own messages, enums and services, and
+//                  the packages its types refer to (transitively). src/api/index.ts adds a
+//                  package to its Root only when something in it is first looked up, so a
+//                  `berth version` builds one small package, not all of them (see `packages`).
+//                  Kept as a .ts module, not a .json file, so tsc and esbuild carry it along.
+//   codecs.ts      for every message, the functions protobufjs would otherwise generate with
+//                  `new Function` the first time the type is used (its constructor, encode,
+//                  decode, fromObject, toObject): the same source, made here by protobufjs's
+//                  own generators, so that it is compiled with the bundle and kept in V8's code
+//                  cache (bin/berth's launcher) instead of being generated and compiled again
+//                  in every process — 40 ms or more of a `berth run`; with each field's type,
+//                  every enum and every service method, so that src/api/codec.ts needs no
+//                  reflection (building the Root costs a `berth run` another ~10 ms).
 //   types.ts       TypeScript types only (no runtime code): for every message `Foo` the decoded
 //                  shape `Foo` (what a server handler receives, what a client call resolves to)
 //                  and the input shape `IFoo` (what you may pass in: every field optional); a
@@ -179,6 +190,168 @@ function camelCaseFields(ns) {
   return ns;
 }
 
+/**
+ * The schema by proto package, for index.ts's lazily filled Root. A package is a namespace that
+ * holds messages, enums or services itself; its entry is those (pbjs JSON, nested types
+ * included) and `deps`, every other package that its fields and methods refer to, directly or
+ * not. Adding a package together with its deps gives every type reference the same target it
+ * has in the whole schema: the lookup that resolves it searches a subset of the whole schema
+ * that contains the whole schema's answer.
+ */
+function splitByPackage(descriptor, root) {
+  const protobuf = require('protobufjs');
+  const isPackage = (ns) => ns.constructor === protobuf.Namespace && ns.nestedArray.some((c) => c.constructor !== protobuf.Namespace);
+  const packageOf = (obj) => {
+    let p = obj.parent;
+    while (p && p.constructor !== protobuf.Namespace) p = p.parent;
+    return p.fullName.slice(1);
+  };
+  const direct = new Map();
+  const visitType = (t, refs) => {
+    for (const f of t.fieldsArray) if (f.resolvedType) refs.add(packageOf(f.resolvedType));
+    for (const n of t.nestedArray) if (n instanceof protobuf.Type) visitType(n, refs);
+  };
+  const walk = (ns) => {
+    if (isPackage(ns)) {
+      const refs = new Set();
+      for (const c of ns.nestedArray) {
+        if (c instanceof protobuf.Type) visitType(c, refs);
+        if (c instanceof protobuf.Service) {
+          for (const m of c.methodsArray) {
+            m.resolve();
+            refs.add(packageOf(m.resolvedRequestType));
+            refs.add(packageOf(m.resolvedResponseType));
+          }
+        }
+      }
+      direct.set(ns.fullName.slice(1), refs);
+    }
+    for (const c of ns.nestedArray) if (c.constructor === protobuf.Namespace) walk(c);
+  };
+  walk(root);
+  const jsonOf = (name) => {
+    let node = descriptor;
+    for (const part of name.split('.')) {
+      // Namespaces between the root and a package carry nothing but `nested` (no options):
+      // index.ts makes them with Root.define, which could not carry anything else.
+      const extra = Object.keys(node).filter((k) => k !== 'nested');
+      if (extra.length) throw new Error(`namespace above ${name} has ${extra.join(', ')}: not supported by the per-package split`);
+      node = node.nested[part];
+    }
+    const extra = Object.keys(node).filter((k) => k !== 'nested');
+    if (extra.length) throw new Error(`package ${name} has ${extra.join(', ')}: not supported by the per-package split`);
+    const own = {};
+    for (const [k, v] of Object.entries(node.nested)) {
+      const isNamespace = v.fields === undefined && v.values === undefined && v.methods === undefined;
+      if (!isNamespace) own[k] = v;
+    }
+    return own;
+  };
+  const out = {};
+  for (const name of [...direct.keys()].sort()) {
+    const deps = new Set();
+    const stack = [...direct.get(name)];
+    while (stack.length) {
+      const d = stack.pop();
+      if (d === name || deps.has(d)) continue;
+      deps.add(d);
+      stack.push(...direct.get(d));
+    }
+    out[name] = { deps: [...deps].sort(), nested: jsonOf(name) };
+  }
+  return out;
+}
+
+/**
+ * codecs.ts: every message type as the functions protobufjs generates for it — the same
+ * source, made here by protobufjs's own generators (test/api-codecs.test.ts checks it against
+ * the installed protobufjs) — plus what they are handed at run time, so that src/api/codec.ts
+ * builds each type as a plain object without protobufjs's reflection (no Root, no resolving):
+ *   t       per field (protobufjs's fieldsArray order, the `types` array of the generated code):
+ *           the full name of its message or enum type, or null for a scalar
+ *   ctor    Type#ctor's generated constructor (Type.generateConstructor)
+ *   encode, decode, fromObject, toObject   Type#setup's generated functions, as factories of
+ *           the scope setup gives them (Writer or Reader, types, util)
+ * enums are their values by name; `services` gives each method's request and response type
+ * (full names) and streaming flags. verify is not here: nothing on berth's paths calls it.
+ */
+function emitCodecs(root) {
+  const protobuf = require('protobufjs');
+  const kinds = [
+    ['ctor', '', (t) => protobuf.Type.generateConstructor(t)],
+    ['encode', 'Writer', protobuf.encoder],
+    ['decode', 'Reader', protobuf.decoder],
+    ['fromObject', null, protobuf.converter.fromObject],
+    ['toObject', null, protobuf.converter.toObject],
+  ];
+  const out = [HEADER, '// @ts-nocheck — generated JavaScript, checked by test/api-codecs.test.ts instead', ''];
+  out.push('/** One message type, as src/api/codec.ts makes it (see gen-proto.js emitCodecs). */');
+  out.push('export interface TypeCodecs {');
+  out.push('  t: (string | null)[];');
+  for (const [kind] of kinds) out.push(`  ${kind}(...scope: unknown[]): (...args: unknown[]) => unknown;`);
+  out.push('}');
+  out.push('');
+  out.push('/** One enum: its values by name. */');
+  out.push('export interface EnumCodec {');
+  out.push('  values: Record<string, number>;');
+  out.push('}');
+  out.push('');
+  out.push('/** By package (made when first needed), then by full name without the leading dot. */');
+  out.push('export const codecs: Record<string, () => Record<string, TypeCodecs | EnumCodec>> = {');
+  const byPackage = new Map();
+  const packageOf = (t) => {
+    let p = t.parent;
+    while (p.constructor !== protobuf.Namespace) p = p.parent;
+    return p.fullName.slice(1);
+  };
+  const services = [];
+  const walk = (ns) => {
+    for (const c of ns.nestedArray) {
+      if (c instanceof protobuf.Type || c instanceof protobuf.Enum) {
+        const pkg = packageOf(c);
+        if (!byPackage.has(pkg)) byPackage.set(pkg, []);
+        byPackage.get(pkg).push(c);
+      }
+      if (c instanceof protobuf.Service) services.push(c);
+      if (c instanceof protobuf.Namespace) walk(c);
+    }
+  };
+  walk(root);
+  const name = (o) => o.fullName.slice(1);
+  for (const pkg of [...byPackage.keys()].sort()) {
+    out.push(`${JSON.stringify(pkg)}: () => ({`);
+    for (const t of byPackage.get(pkg)) {
+      if (t instanceof protobuf.Enum) {
+        out.push(`${JSON.stringify(name(t))}: { values: ${JSON.stringify(t.values)} },`);
+        continue;
+      }
+      out.push(`${JSON.stringify(name(t))}: {`);
+      out.push(`t: ${JSON.stringify(t.fieldsArray.map((f) => (f.resolve().resolvedType ? name(f.resolvedType) : null)))},`);
+      for (const [kind, io, gen] of kinds) {
+        const params = io === '' ? '' : io ? `${io}, types, util` : 'types, util';
+        out.push(`${kind}: function (${params}) {\nreturn ${gen(t).toString()}\n},`);
+      }
+      out.push('},');
+    }
+    out.push('}),');
+  }
+  out.push('};');
+  out.push('');
+  out.push('/** Every service\'s methods: [request type, response type, client streams, server streams]. */');
+  out.push('export const services: Record<string, Record<string, [string, string, boolean, boolean]>> = {');
+  for (const svc of services) {
+    const methods = {};
+    for (const m of svc.methodsArray) {
+      m.resolve();
+      methods[m.name] = [name(m.resolvedRequestType), name(m.resolvedResponseType), !!m.requestStream, !!m.responseStream];
+    }
+    out.push(`${JSON.stringify(name(svc))}: ${JSON.stringify(methods)},`);
+  }
+  out.push('};');
+  out.push('');
+  return out.join('\n');
+}
+
 async function main() {
   const files = protoFiles(PROTO_DIR);
   if (!files.length) throw new Error(`no .proto files under ${PROTO_DIR}`);
@@ -196,10 +369,13 @@ async function main() {
     if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text);
   };
   write('descriptor.ts',
-    `${HEADER}\n/** protobufjs JSON descriptor (Root.fromJSON) of: ${files.join(', ')} */\n` +
-    `export const descriptor: Record<string, unknown> = ${JSON.stringify(descriptor, null, 1)};\n`);
+    `${HEADER}\n/** One proto package of the schema: its own messages, enums and services as pbjs JSON, and the packages they refer to. */\n` +
+    'export interface SchemaPackage {\n  deps: string[];\n  nested: Record<string, unknown>;\n}\n\n' +
+    `/** The schema of ${files.join(', ')}, by package (see gen-proto.js splitByPackage); a function: made only when the reflection schema is first used. */\n` +
+    `export const schemaPackages = (): Record<string, SchemaPackage> => (${JSON.stringify(splitByPackage(descriptor, root), null, 1)});\n`);
+  write('codecs.ts', emitCodecs(root));
   write('types.ts', emitTypes(root));
-  process.stdout.write(`gen-proto: ${files.length} files -> ${path.relative(REPO, OUT_DIR)}/{descriptor,types}.ts\n`);
+  process.stdout.write(`gen-proto: ${files.length} files -> ${path.relative(REPO, OUT_DIR)}/{descriptor,codecs,types}.ts\n`);
 }
 
 main().catch((err) => {

@@ -120,7 +120,7 @@ describe('service definitions', () => {
 
   it('lists all eleven containerd services, and berth\'s own under berth.*.v1', () => {
     expect([...SERVICE_NAMES].filter((n) => n.startsWith('berth.')).sort()).toEqual(
-      ['berth.containers.v1.Containers', 'berth.files.v1.Files', 'berth.images.v1.Images', 'berth.io.v1.IO', 'berth.system.v1.System', 'berth.volumes.v1.Volumes'],
+      ['berth.containers.v1.Containers', 'berth.files.v1.Files', 'berth.images.v1.Images', 'berth.io.v1.IO', 'berth.networks.v1.Networks', 'berth.system.v1.System', 'berth.volumes.v1.Volumes'],
     );
     expect([...SERVICE_NAMES].filter((n) => !n.startsWith('berth.')).sort()).toEqual(
       ['containers', 'content', 'diff', 'events', 'images', 'introspection', 'leases', 'namespaces', 'snapshots', 'tasks', 'version']

@@ -6,6 +6,7 @@ import { BIN, sleep, type Result } from './env';
 import { run } from './containerd';
 import { requireRoot } from './env';
 import { buildImage, type Image } from './image';
+import { deleteLink, freshBridgeName, freshSubnet } from './host-net';
 
 // A private berthd for the e2e tests: its own root, state and socket under one temp dir,
 // started from bin/berthd, stopped by pid, and driven with Debian's containerd `ctr`.
@@ -38,6 +39,12 @@ export class PrivateBerthd {
   readonly logFile = join(this.dir, 'berthd.log');
   /** Where berth containers' CRI logs go (the tasks plugin's log_root), not /var/log/berth. */
   readonly logRoot = join(this.dir, 'logs');
+  /** The default network's bridge and subnet: this berthd's own, never berth0's or another's. */
+  readonly bridge = freshBridgeName('bd');
+  readonly subnet = freshSubnet().subnet;
+  /** The networks plugin's section: own bridge and subnet; names the networks' name servers do
+   *  not know go to a closed loopback port, never to the machine's resolvers. */
+  readonly networksConfig = { default_bridge: this.bridge, default_subnet: this.subnet, dns_upstreams: ['127.0.0.1:9'] };
   child?: ChildProcess;
   /** Resolves with the exit code (or 128+signal) of the current child. */
   exited?: Promise<number>;
@@ -49,7 +56,7 @@ export class PrivateBerthd {
     const config: string[] = [];
     if (!extra.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='))) {
       const file = join(this.dir, 'berthd.json');
-      writeFileSync(file, JSON.stringify({ plugins: { 'io.containerd.grpc.v1.tasks': { log_root: this.logRoot } } }));
+      writeFileSync(file, JSON.stringify({ plugins: { 'io.containerd.grpc.v1.tasks': { log_root: this.logRoot }, 'io.containerd.internal.v1.networks': this.networksConfig } }));
       config.push('--config', file);
     }
     const child = spawn(BERTHD, ['--root', this.root, '--state', this.state, '--address', this.address, ...config, ...extra], { stdio: ['ignore', log, log] });
@@ -107,8 +114,12 @@ export class PrivateBerthd {
         }
       }
     }
-    await this.stop('SIGKILL');
+    // SIGTERM: berthd finishes the network teardowns the removals above started (veths,
+    // iptables rules, leases), then exits
+    await this.stop('SIGTERM');
     for (const pid of pidsMentioning(this.dir)) process.kill(pid, 'SIGKILL');
+    // the bridges of its networks (no CNI plugin removes a bridge)
+    for (const b of networkBridges(join(this.root, 'networks'))) deleteLink(b);
     for (const mnt of mountsUnder(this.dir).reverse()) spawnSync('umount', ['-l', mnt]);
     for (const dir of topLevelCgroups()) {
       if (this.cgroupsBefore.has(dir)) continue;
@@ -131,6 +142,21 @@ export class PrivateBerthd {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The bridges of the networks a berthd root records (default network included). */
+function networkBridges(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    try {
+      const bridge = (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { bridge?: string }).bridge;
+      if (bridge) out.push(bridge);
+    } catch {
+      // not a network record
+    }
+  }
+  return out;
 }
 
 /** Processes whose command line names a path under `dir` (our shims), by pid. */

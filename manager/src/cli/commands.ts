@@ -59,6 +59,25 @@ const stats = () => import('./commands/stats');
 const top = () => import('./commands/top');
 const unpause = () => import('./commands/unpause');
 const update = () => import('./commands/update');
+// networks (berth.networks.v1 in berthd)
+const networkConnect = () => import('./commands/network-connect');
+const networkCreate = () => import('./commands/network-create');
+const networkDisconnect = () => import('./commands/network-disconnect');
+const networkInspect = () => import('./commands/network-inspect');
+const networkLs = () => import('./commands/network-ls');
+const networkPrune = () => import('./commands/network-prune');
+const networkRm = () => import('./commands/network-rm');
+// volumes (berth.volumes.v1 in berthd)
+const volumeCreate = () => import('./commands/volume-create');
+const volumeInspect = () => import('./commands/volume-inspect');
+const volumeLs = () => import('./commands/volume-ls');
+const volumePrune = () => import('./commands/volume-prune');
+const volumeRm = () => import('./commands/volume-rm');
+// registries (berth.images.v1 in berthd)
+const pull = () => import('./commands/pull');
+const push = () => import('./commands/push');
+const login = () => import('./commands/login');
+const logout = () => import('./commands/logout');
 
 export const COMMANDS: CommandEntry[] = [
   {
@@ -74,6 +93,32 @@ export const COMMANDS: CommandEntry[] = [
       { name: 'history', summary: 'Show the history of an image', load: history },
       { name: 'import', summary: 'Import the contents from a tarball to create a filesystem image', load: importImage },
       { name: 'prune', summary: 'Remove unused images', load: imagePrune },
+      { name: 'pull', summary: 'Download an image from a registry', load: pull },
+      { name: 'push', summary: 'Upload an image to a registry', load: push },
+    ],
+  },
+  {
+    name: 'network',
+    summary: 'Manage networks',
+    subcommands: [
+      { name: 'connect', summary: 'Connect a container to a network', load: networkConnect },
+      { name: 'create', summary: 'Create a network', load: networkCreate },
+      { name: 'disconnect', summary: 'Disconnect a container from a network', load: networkDisconnect },
+      { name: 'inspect', summary: 'Display detailed information on one or more networks', load: networkInspect },
+      { name: 'ls', summary: 'List networks', load: networkLs },
+      { name: 'prune', summary: 'Remove all unused networks', load: networkPrune },
+      { name: 'rm', summary: 'Remove one or more networks', load: networkRm },
+    ],
+  },
+  {
+    name: 'volume',
+    summary: 'Manage volumes',
+    subcommands: [
+      { name: 'create', summary: 'Create a volume', load: volumeCreate },
+      { name: 'inspect', summary: 'Display detailed information on one or more volumes', load: volumeInspect },
+      { name: 'ls', summary: 'List volumes', load: volumeLs },
+      { name: 'prune', summary: 'Remove unused local volumes', load: volumePrune },
+      { name: 'rm', summary: 'Remove one or more volumes', load: volumeRm },
     ],
   },
   {
@@ -119,6 +164,10 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'top', summary: 'Display the running processes of a container', load: top },
   { name: 'unpause', summary: 'Unpause all processes within one or more containers', load: unpause },
   { name: 'update', summary: 'Update configuration of one or more containers', load: update },
+  { name: 'pull', summary: 'Download an image from a registry', load: pull },
+  { name: 'push', summary: 'Upload an image to a registry', load: push },
+  { name: 'login', summary: 'Log in to a registry', load: login },
+  { name: 'logout', summary: 'Log out from a registry', load: logout },
 ];
 
 /** Finds the command `words` name: ['load'] or ['image', 'load']; `rest` is what follows it. */

@@ -1,9 +1,11 @@
-// The connection to berthd: one gRPC channel to its unix socket, shared by a typed client per
-// containerd service (made when first used), every call in the chosen namespace.
+// The connection to berthd: one HTTP/2 connection to its unix socket (src/api/http2-client.ts:
+// gRPC without grpc-js's channel machinery, which a short-lived CLI pays for and never uses),
+// shared by a typed client per service (made when first used), every call in the chosen
+// namespace.
 
-import * as grpc from '@grpc/grpc-js';
 import {
   BERTH_CONTAINERS,
+  BERTH_IMAGES,
   BERTH_IO,
   CONTAINERS,
   CONTENT,
@@ -18,8 +20,11 @@ import {
   SYSTEM,
   TASKS,
   VERSION,
-  createClient,
-  type Client,
+  VOLUMES,
+  NETWORKS,
+  Http2Connection,
+  createServiceClient,
+  type ServiceClient as Client,
   type ServiceName,
 } from '../api';
 
@@ -28,23 +33,20 @@ const MAX_MESSAGE = 16 << 20;
 
 export class Daemon {
   private readonly clients = new Map<string, Client<ServiceName>>();
-  private channel?: grpc.Channel;
+  private readonly connection: Http2Connection;
 
   constructor(
     /** A grpc target: unix:///run/berth/berthd.sock. */
     readonly address: string,
     readonly namespace: string,
-  ) {}
+  ) {
+    this.connection = new Http2Connection(address, { maxReceiveMessageLength: MAX_MESSAGE, maxSendMessageLength: MAX_MESSAGE });
+  }
 
   private client<S extends ServiceName>(name: S): Client<S> {
     let c = this.clients.get(name);
     if (!c) {
-      c = createClient(name, this.address, {
-        namespace: this.namespace,
-        channelOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE, 'grpc.max_send_message_length': MAX_MESSAGE },
-        ...(this.channel ? { channelOverride: this.channel } : {}),
-      }) as unknown as Client<ServiceName>;
-      this.channel ??= c.grpc.getChannel() as grpc.Channel;
+      c = createServiceClient(name, this.connection, { namespace: this.namespace }) as unknown as Client<ServiceName>;
       this.clients.set(name, c);
     }
     return c as unknown as Client<S>;
@@ -94,13 +96,29 @@ export class Daemon {
     return this.client(FILES);
   }
 
+  /** berth.networks.v1.Networks: networks and containers' network settings. */
+  get networks(): Client<typeof NETWORKS> {
+    return this.client(NETWORKS);
+  }
+
+  /** berth.volumes.v1.Volumes: named and anonymous volumes. */
+  get volumes(): Client<typeof VOLUMES> {
+    return this.client(VOLUMES);
+  }
+
   /** berth.containers.v1.Containers: top. */
   get berthContainers(): Client<typeof BERTH_CONTAINERS> {
     return this.client(BERTH_CONTAINERS);
   }
 
+  /** berth.images.v1.Images: pull, push and login (registries). */
+  get berthImages(): Client<typeof BERTH_IMAGES> {
+    return this.client(BERTH_IMAGES);
+  }
+
+  /** No new calls; calls still open (a stream nobody cancelled) finish on their own. */
   close(): void {
-    for (const c of this.clients.values()) c.close();
     this.clients.clear();
+    this.connection.close();
   }
 }

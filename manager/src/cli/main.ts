@@ -15,6 +15,8 @@ export const DEFAULT_HOST = 'unix:///run/berth/berthd.sock';
 export const DEFAULT_NAMESPACE = 'default';
 export const HOST_ENV = 'BERTH_HOST';
 export const NAMESPACE_ENV = 'BERTH_NAMESPACE';
+/** Where main() leaves the path of the command it runs ("berth image ls"). */
+export const RAN_COMMAND = Symbol.for('berth.command');
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { long: 'debug', short: 'D', type: 'boolean', description: 'Enable debug mode (--log-level debug)' },
@@ -104,10 +106,21 @@ function checkArgumentCount(path: string, { min, max }: CommandSpec['args'], n: 
   throw new UsageError(`"${path}" ${want}`, path);
 }
 
+/**
+ * BERTH_TIMING=1: phase marks on stderr (ms since the process started), beside the per-call
+ * lines of src/api's clients — where a command's time goes before, between and after its calls.
+ */
+function timingMarks(io: IO): (what: string) => void {
+  if (io.env.BERTH_TIMING !== '1') return () => undefined;
+  return (what) => io.stderr.write(`berth-timing ${performance.now().toFixed(1).padStart(8)} ms  ${what}\n`);
+}
+
 export async function main(argv: string[], io: IO): Promise<number> {
   let host = DEFAULT_HOST;
   let debug = false;
   let daemon: Daemon | undefined;
+  const mark = timingMarks(io);
+  mark('main: node started, berth loaded');
   try {
     const global = parseArgs(argv, GLOBAL_OPTIONS, { commandPath: 'berth', stopAtFirstArgument: true });
     if (global.bool('version')) {
@@ -139,6 +152,7 @@ export async function main(argv: string[], io: IO): Promise<number> {
     }
 
     const { command } = await entry.load();
+    mark(`main: ${path} loaded`);
     const parsed = parseArgs(found.rest, command.options, { commandPath: path, stopAtFirstArgument: command.stopAtFirstArgument ?? false });
     if (parsed.bool('help')) {
       io.stdout.write(commandHelp(path, entry, command));
@@ -161,7 +175,12 @@ export async function main(argv: string[], io: IO): Promise<number> {
         return daemon;
       },
     };
-    return (await command.run(ctx, parsed)) ?? 0;
+    // For bin/berth's launcher (manager/scripts/berth-launcher.js): which command ran, so that
+    // it keeps the compiled code of real commands only (no typo, no --help).
+    (globalThis as Record<symbol, unknown>)[RAN_COMMAND] = path;
+    const status = (await command.run(ctx, parsed)) ?? 0;
+    mark(`main: ${path} done`);
+    return status;
   } catch (err) {
     const { message, exitCode } = describeError(err, host);
     io.stderr.write(`berth: ${message}\n`);

@@ -17,6 +17,11 @@ import { berthContainersPlugin } from '../plugins/berth-containers';
 import { restartPlugin } from '../plugins/restart';
 import { berthContainersServicePlugin } from '../services/berth-containers';
 import { ioPlugin } from '../services/berth-io';
+import { volumesPlugin } from '../plugins/volumes';
+import { volumesServicePlugin } from '../services/berth-volumes';
+import { berthImagesPlugin } from '../services/berth-images';
+import { networksPlugin } from '../plugins/networks';
+import { networksServicePlugin } from '../services/berth-networks';
 import type { Plugin } from './plugin';
 
 export const PLUGINS: Plugin<any>[] = [
@@ -31,9 +36,14 @@ export const PLUGINS: Plugin<any>[] = [
   introspectionPlugin,
   // content, snapshotters, differ and their services; containers; tasks
   ...STORAGE_PLUGINS,
+  // volumes: before tasks and restarts, so the filesystems of mounted volumes are back first
+  volumesPlugin,
   tasksPlugin,
   // berth containers: their /etc files, state labels and --rm (after tasks: it deletes tasks)
   berthContainersPlugin,
+  // networks of berth containers (CNI): before restarts, so namespaces gone with a reboot are
+  // made again before a restart policy starts a container in one
+  networksPlugin,
   // restart policies of berth containers (after tasks: it acts on the recovered ones)
   restartPlugin,
   // garbage collection of content and snapshots (not in STORAGE_PLUGINS: the in-process
@@ -43,6 +53,10 @@ export const PLUGINS: Plugin<any>[] = [
   systemPlugin,
   filesPlugin,
   berthContainersServicePlugin,
+  volumesServicePlugin,
+  networksServicePlugin,
+  // registry pull, push and login (berth.images.v1)
+  berthImagesPlugin,
   // attach and logs of berth containers (after tasks: it uses their shims)
   ioPlugin,
 ];

@@ -3,6 +3,7 @@
 
 import type { CommandSpec } from '../command';
 import { asDaemonError, createContainer } from '../containers/create';
+import { ensureImage } from '../registry/ensure-image';
 import { CREATE_OPTIONS, parseRunOptions } from '../containers/run-options';
 
 export const command: CommandSpec = {
@@ -14,6 +15,7 @@ export const command: CommandSpec = {
   async run(ctx, parsed) {
     const opts = await parseRunOptions(parsed, ctx.commandPath, ctx.io.env, { run: false });
     const d = await ctx.daemon();
+    await ensureImage(ctx, d, opts.image, opts.pull);
     const c = await createContainer(d, opts, ctx.globals.namespace).catch(asDaemonError);
     ctx.io.stdout.write(`${c.id}\n`);
   },

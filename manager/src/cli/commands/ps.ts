@@ -1,6 +1,6 @@
 // berth ps [-a] [-q] [-n N] [-l] [--no-trunc] [-f FILTER] [--format F]: Docker's container
 // list. One Containers.List and one Tasks.List for the whole table; the state of a container
-// without a task is what berthd recorded in its labels.
+// without a task is what berthd recorded in its labels. Sizes (-s) from one System.Df.
 
 import type { CommandSpec } from '../command';
 import { UsageError } from '../errors';
@@ -9,6 +9,15 @@ import { listContainers, runConfigOf, specOf, type ContainerRecord } from '../co
 import { listTasks, stateOf, type ContainerState } from '../containers/lifecycle';
 import { ellipsis, humanDuration } from '../containers/humanize';
 import { IMAGE_REF, NAME } from '../../core/containers/labels';
+import { containerSizes, sizeText } from '../ops/container-size';
+import { psPorts, type ContainerNetworkMessage } from '../networks/view';
+import type { Daemon } from '../daemon';
+
+/** berthd's network settings of the namespace's containers, by id (one call; none from an older berthd). */
+async function networkSettingsById(d: Daemon): Promise<Map<string, ContainerNetworkMessage>> {
+  const r = await d.networks.ListContainerSettings({}).catch(() => ({ containers: [] }));
+  return new Map((r.containers as ContainerNetworkMessage[]).map((c) => [c.containerId, c]));
+}
 
 const DEFAULT_FORMAT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 const TITLES = { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' };
@@ -92,7 +101,7 @@ export const command: CommandSpec = {
     { long: 'latest', short: 'l', type: 'boolean', description: 'Show the latest created container (includes all states)' },
     { long: 'no-trunc', type: 'boolean', description: "Don't truncate output" },
     { long: 'quiet', short: 'q', type: 'boolean', description: 'Only display container IDs' },
-    { long: 'size', short: 's', type: 'boolean', description: 'Display total file sizes (not computed by berth: always 0B)' },
+    { long: 'size', short: 's', type: 'boolean', description: 'Display total file sizes' },
   ],
   args: { min: 0, max: 0 },
   async run(ctx, parsed) {
@@ -104,7 +113,7 @@ export const command: CommandSpec = {
     const all = parsed.bool('all') || last > 0 || filters.some((f) => f.key === 'status' || f.key === 'exited');
     const noTrunc = parsed.bool('no-trunc');
     const d = await ctx.daemon();
-    const [containers, tasks] = await Promise.all([listContainers(d), listTasks(d)]);
+    const [containers, tasks, nets] = await Promise.all([listContainers(d), listTasks(d), networkSettingsById(d)]);
     const now = Date.now();
     let rows = containers
       .map((c) => ({ c, s: stateOf(c, tasks.get(c.id)) }))
@@ -115,6 +124,11 @@ export const command: CommandSpec = {
       ctx.io.stdout.write(rows.map(({ c }) => `${noTrunc ? c.id : c.id.slice(0, 12)}\n`).join(''));
       return;
     }
+    // Docker's -s, also asked for by a --format that shows .Size (unless --size=false)
+    const format = parsed.string('format');
+    const sizeGiven = parsed.has('size');
+    const wantSize = sizeGiven ? parsed.bool('size') : format !== undefined && /\.Size\b/.test(format);
+    const sizeOf = wantSize ? await containerSizes(d) : () => undefined;
     const items = rows.map(({ c, s }) => {
       const args = specOf(c).process?.args ?? [];
       const command = args.join(' ');
@@ -124,16 +138,19 @@ export const command: CommandSpec = {
         Command: JSON.stringify(noTrunc ? command : ellipsis(command, 20)),
         CreatedAt: c.createdAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
         RunningFor: `${humanDuration(Math.max(0, now - c.createdAt.getTime()))} ago`,
-        Ports: '',
+        // Docker's: a running container's published ports and exposed ones left unpublished
+        Ports: s.status === 'running' || s.status === 'paused' ? psPorts(nets.get(c.id), Object.keys(runConfigOf(c)?.ExposedPorts ?? {})) : '',
         Status: statusText(s, now),
         State: s.status,
         Names: c.labels[NAME] ?? c.id.slice(0, 12),
         Labels: Object.entries(c.labels).filter(([k]) => !k.startsWith('berth/') && !k.startsWith('containerd.io/')).map(([k, v]) => `${k}=${v}`).join(','),
-        Mounts: (runConfigOf(c)?.Host.Binds ?? []).map((b) => b.split(':')[0]).join(','),
-        Size: '0B',
-        Networks: '',
+        // Docker's: a volume by its name, a bind by its host path
+        Mounts: (runConfigOf(c)?.Mounts?.filter((m) => m.Type !== 'tmpfs').map((m) => m.Name || m.Source) ?? (runConfigOf(c)?.Host.Binds ?? []).map((b) => b.split(':')[0])).join(','),
+        Size: sizeText(sizeOf(c)),
+        Networks: nets.get(c.id)?.endpoints.map((e) => e.network).join(',') ?? (['host', 'none'].includes(runConfigOf(c)?.Host.NetworkMode ?? '') ? runConfigOf(c)!.Host.NetworkMode! : ''),
       };
     });
-    ctx.io.stdout.write(formatList(items, parsed.string('format'), { defaultFormat: DEFAULT_FORMAT, titles: TITLES }));
+    const defaultFormat = wantSize ? `${DEFAULT_FORMAT}\t{{.Size}}` : DEFAULT_FORMAT;
+    ctx.io.stdout.write(formatList(items, format, { defaultFormat, titles: TITLES }));
   },
 };

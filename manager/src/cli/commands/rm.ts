@@ -1,9 +1,12 @@
 // berth rm [-f] [-v] CONTAINER...: removes containers (task, record, writable snapshot);
-// a running one only with -f (killed first). -v: anonymous volumes go too (berth has none yet).
+// a running one only with -f (killed first). -v: its anonymous volumes go too, those no other
+// container uses (Docker's; a volume given a name stays).
 
 import type { CommandSpec } from '../command';
 import { eachContainer } from '../containers/each';
 import { removeContainer } from '../containers/lifecycle';
+import { runConfigOf } from '../containers/resolve';
+import { removeAnonymousVolumes } from '../volumes/prepare';
 
 export const command: CommandSpec = {
   usage: '[OPTIONS] CONTAINER [CONTAINER...]',
@@ -14,6 +17,9 @@ export const command: CommandSpec = {
   ],
   args: { min: 1 },
   async run(ctx, parsed) {
-    return eachContainer(ctx, parsed.args, (d, c, ref) => removeContainer(d, c, { force: parsed.bool('force'), ref }));
+    return eachContainer(ctx, parsed.args, async (d, c, ref) => {
+      await removeContainer(d, c, { force: parsed.bool('force'), ref });
+      if (parsed.bool('volumes')) await removeAnonymousVolumes(d, runConfigOf(c));
+    });
   },
 };

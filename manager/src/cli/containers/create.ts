@@ -17,7 +17,14 @@ import { generateName, normalizeName } from './names';
 import { fromProto, type ContainerRecord } from './resolve';
 import type { RunOptions } from './run-options';
 import { buildSpec, capsOfMask, type HostDevice, type ImageRunConfig } from './spec';
+import { containerDevices } from './host-devices';
 import { imageEtcFiles, resolveUser } from './user';
+import { resolveLinks } from '../networks/links';
+import { planNamespace } from '../networks/namespace';
+import { withNetworking } from '../networks/run-config';
+import { awaitNetwork } from '../networks/wait';
+import { planContainerMounts, withMounts } from '../volumes/container';
+import { ociMounts, populateVolumes, prepareVolumes, removeVolumes } from '../volumes/prepare';
 import { SPEC_TYPE_URL, packJsonAny } from '../../api';
 import * as L from '../../core/containers/labels';
 import { RUN_CONFIG_EXTENSION, RUN_CONFIG_TYPE_URL, type RunConfig } from '../../core/containers/run-config';
@@ -131,8 +138,12 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
     throw new CliError(`Container ID file found, make sure the other container isn't running or delete ${opts.cidfile}`);
   }
   const wantedName = opts.name === undefined ? undefined : normalizeNameOrFail(opts.name);
+  // Asked now, answered while the image is looked up (its failure is reported below, if the
+  // image is found).
+  const filesRootAnswer = containersRoot(d);
+  filesRootAnswer.catch(() => undefined);
   const [found] = await findImages(d, opts.image).catch((err: unknown) => {
-    if (err instanceof CliError && /^no such image/.test(err.message)) throw new CliError(`Unable to find image '${opts.image}' locally (berth cannot pull yet: load it with 'berth load')`);
+    if (err instanceof CliError && /^no such image/.test(err.message)) throw new CliError(`No such image: ${opts.image}`);
     throw err;
   });
   const img = await resolveTarget(d, found!.target, opts.image);
@@ -141,7 +152,7 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
   const id = randomBytes(32).toString('hex');
 
   const [filesRoot, user, seccompProfile] = await Promise.all([
-    containersRoot(d),
+    filesRootAnswer,
     resolveUser(opts.user ?? imageConfig.User ?? '', imageEtcFiles(d, img.layers)),
     (async () => {
       const file = opts.securityOpt.map((s) => /^seccomp[=:](.*)$/.exec(s)?.[1]).find((v) => v !== undefined);
@@ -153,21 +164,32 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
       }
     })(),
   ]);
+  // -v, --mount, --volumes-from and the image's VOLUMEs (cli/volumes); the volumes made here
+  // are removed again when the create fails
+  // the network namespace (berthd's, the host's, none, another container's) and --link's env
+  const netPlan = await planNamespace(d, opts.net.network, namespace, id, filesRoot);
+  const linked = opts.net.links.length ? await resolveLinks(d, opts.net.links, wantedName ?? id.slice(0, 12)) : { env: [], links: [] };
+  const mountPlan = await planContainerMounts(d, opts, imageConfig.Volumes);
+  const createdVolumes = await prepareVolumes(d, mountPlan);
   const initBinary = opts.init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
   let spec;
   try {
     spec = buildSpec({
+      userMounts: ociMounts(mountPlan),
       id,
       opts,
       image: imageConfig,
       user,
       filesDir: `${filesRoot}/${namespace}/${id}`,
-      devices: opts.devices.map(hostDevice),
+      ...(netPlan.spec ? { network: netPlan.spec } : {}),
+      linkEnv: linked.env,
+      devices: containerDevices(opts.privileged, opts.devices.map(hostDevice)),
       ...(opts.privileged || opts.capAdd.some((c) => c.toUpperCase() === 'ALL') ? { availableCaps: availableCaps() } : {}),
       ...(seccompProfile !== undefined ? { seccompProfile } : {}),
       ...(initBinary ? { initBinary } : {}),
     });
   } catch (err) {
+    await removeVolumes(d, createdVolumes);
     throw new CliError((err as Error).message, 125);
   }
 
@@ -186,19 +208,33 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
   };
   const entrypointGiven = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : (imageConfig.Entrypoint ?? null);
   const cmdGiven = opts.command.length ? opts.command : opts.entrypoint !== undefined && opts.entrypoint !== '' ? null : (imageConfig.Cmd ?? null);
-  const runConfig = runConfigOf(opts, imageConfig, img.config.digest, { entrypoint: entrypointGiven, cmd: cmdGiven }, spec.process.env, userLabels);
+  const runConfig = withNetworking(
+    withMounts(runConfigOf(opts, imageConfig, img.config.digest, { entrypoint: entrypointGiven, cmd: cmdGiven }, spec.process.env, userLabels), opts, mountPlan),
+    opts.net,
+    netPlan.mode,
+    linked.links,
+    (img.imageConfig.config as { ExposedPorts?: Record<string, unknown> } | undefined)?.ExposedPorts,
+  );
   const imageName = found!.names[0] ?? img.config.digest;
 
-  const record = await withLease(d, 'create', async (lease) => {
-    if (topChain) {
-      const exists = await d.snapshots.Stat({ snapshotter: DEFAULT_SNAPSHOTTER, key: topChain }).then(() => true, (err: unknown) => {
+  // Whether the image is unpacked, asked beside the lease's creation (it needs no lease: the
+  // image holds its snapshots).
+  const unpacked = topChain
+    ? d.snapshots.Stat({ snapshotter: DEFAULT_SNAPSHOTTER, key: topChain }).then(() => true, (err: unknown) => {
         if (grpcCode(err) === NOT_FOUND) return false;
         throw err;
-      });
+      })
+    : undefined;
+  unpacked?.catch(() => undefined);
+  const record = await withLease(d, 'create', async (lease) => {
+    if (topChain) {
+      const exists = await unpacked;
       if (!exists) await unpack(d, { config: img.config, imageConfig: img.imageConfig, layers: img.layers }, { lease, what: familiarName(imageName) });
     }
     await d.snapshots.Prepare({ snapshotter: DEFAULT_SNAPSHOTTER, key: id, parent: topChain ?? '', labels: {} }, { lease });
     try {
+      // new volumes over the image's directories get their files (Docker's copy-up)
+      await populateVolumes(d, mountPlan, { snapshotter: DEFAULT_SNAPSHOTTER, key: id });
       for (let attempt = 0; ; attempt++) {
         const name = wantedName ?? generateName(attempt);
         try {
@@ -225,7 +261,20 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
       await d.snapshots.Remove({ snapshotter: DEFAULT_SNAPSHOTTER, key: id }).catch(() => undefined);
       throw err;
     }
+  }).catch(async (err: unknown) => {
+    await removeVolumes(d, createdVolumes);
+    throw err;
   });
+  // berthd set the network up when the record was made: wait for it; a failure (a port taken)
+  // removes the container again, so nothing half-made stays
+  if (netPlan.berthd) {
+    await awaitNetwork(d, record.id).catch(async (err: unknown) => {
+      await d.containers.Delete({ id: record.id }).catch(() => undefined);
+      await d.snapshots.Remove({ snapshotter: DEFAULT_SNAPSHOTTER, key: id }).catch(() => undefined);
+      await removeVolumes(d, createdVolumes);
+      throw err;
+    });
+  }
   if (opts.cidfile) await writeFile(opts.cidfile, record.id, { flag: 'wx', mode: 0o644 });
   return record;
 }

@@ -7,9 +7,19 @@ import { getTask, stateOf } from './lifecycle';
 import { logPathOf } from './log-path';
 import { HOSTNAME_FILE, HOSTS_FILE, RESOLV_FILE } from '../../core/containers/files';
 import { NAME, RESTART_COUNT, STATE_ERROR } from '../../core/containers/labels';
+import { networkSettings, type ContainerNetworkMessage } from '../networks/view';
+
+/** berthd's network settings of a container; undefined when it has none (host, none, container:). */
+async function networkOf(d: Daemon, id: string): Promise<ContainerNetworkMessage | undefined> {
+  try {
+    return (await d.networks.ContainerSettings({ containerId: id })) as ContainerNetworkMessage;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<Record<string, unknown>> {
-  const [task, logPath] = await Promise.all([getTask(d, c.id), logPathOf(d, c.id)]);
+  const [task, logPath, net] = await Promise.all([getTask(d, c.id), logPathOf(d, c.id), networkOf(d, c.id)]);
   const s = stateOf(c, task);
   const spec = specOf(c);
   const run = runConfigOf(c);
@@ -54,10 +64,16 @@ export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<R
     ExecIDs: null,
     HostConfig: {
       Binds: host?.Binds.length ? host.Binds : null,
+      VolumesFrom: host?.VolumesFrom?.length ? host.VolumesFrom : null,
+      ...(host?.Mounts?.length ? { Mounts: host.Mounts } : {}),
       ContainerIDFile: host?.ContainerIDFile ?? '',
       LogConfig: { Type: 'cri-log', Config: {} },
-      NetworkMode: 'none',
-      PortBindings: {},
+      NetworkMode: host?.NetworkMode ?? 'none',
+      PortBindings: host?.PortBindings ?? {},
+      PublishAllPorts: host?.PublishAllPorts ?? false,
+      Links: host?.Links?.length ? host.Links : null,
+      DnsSearch: host?.DnsSearch ?? [],
+      DnsOptions: host?.DnsOptions ?? [],
       RestartPolicy: host?.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: host?.AutoRemove ?? false,
       CapAdd: host?.CapAdd.length ? host.CapAdd : null,
@@ -87,7 +103,8 @@ export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<R
       ReadonlyPaths: (spec.linux?.readonlyPaths as string[] | undefined) ?? null,
     },
     GraphDriver: { Name: c.snapshotter, Data: null },
-    Mounts: [...bindMounts, ...tmpfsMounts],
+    // the run config's Mounts (-v, --mount, --volumes-from, image VOLUMEs); older records: -v's binds
+    Mounts: [...(run?.Mounts ?? bindMounts), ...tmpfsMounts],
     Config: {
       Hostname: spec.hostname ?? '',
       Domainname: '',
@@ -98,6 +115,7 @@ export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<R
       Tty: run?.Tty ?? false,
       OpenStdin: run?.OpenStdin ?? false,
       StdinOnce: (run?.OpenStdin ?? false) && (run?.AttachStdin ?? false),
+      ...(run?.ExposedPorts ? { ExposedPorts: run.ExposedPorts } : {}),
       Env: spec.process?.env ?? [],
       Cmd: run?.Cmd ?? null,
       Image: run?.Image ?? c.image,
@@ -109,17 +127,7 @@ export async function inspectContainer(d: Daemon, c: ContainerRecord): Promise<R
       ...(run?.StopSignal ? { StopSignal: run.StopSignal } : {}),
       ...(run?.StopTimeout !== null && run?.StopTimeout !== undefined ? { StopTimeout: run.StopTimeout } : {}),
     },
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      HairpinMode: false,
-      Ports: {},
-      SandboxKey: '',
-      Gateway: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      MacAddress: '',
-      Networks: {},
-    },
+    // berthd's record of the container's networking (cli/networks/view.ts)
+    NetworkSettings: networkSettings(net, host?.NetworkMode ?? 'none', Object.keys(run?.ExposedPorts ?? {}), host?.Links ?? []),
   };
 }

@@ -104,17 +104,18 @@ async function deleteTaskIfStopped(d: Daemon, id: string): Promise<void> {
  * Starts a container: a stopped task of an earlier run is deleted, a new one is created on the
  * container's snapshot with no stdio of its own (berthd gives it its log and, with -i, an
  * open stdin) and started. A running container is left as it is. `beforeStart` runs between
- * create and start (run's attach connects there, so no output is lost).
+ * create and start (run's attach connects there, so no output is lost). `created`: the caller
+ * made the container just now (run), so there is no task to look for.
  */
-export async function startContainer(d: Daemon, c: ContainerRecord, opts: { beforeStart?: () => Promise<void> } = {}): Promise<{ pid: number; alreadyRunning: boolean }> {
-  const task = await getTask(d, c.id);
+export async function startContainer(d: Daemon, c: ContainerRecord, opts: { beforeStart?: () => Promise<void>; created?: boolean } = {}): Promise<{ pid: number; alreadyRunning: boolean }> {
+  const task = opts.created ? undefined : await getTask(d, c.id);
   if (task && (task.status === 'RUNNING' || task.status === 'PAUSED' || task.status === 'PAUSING')) {
     if (task.status !== 'RUNNING') throw new CliError(`cannot start a paused container, try unpause instead`);
     return { pid: task.pid, alreadyRunning: true };
   }
   if (task) await deleteTaskIfStopped(d, c.id);
-  await setLabels(d, c.id, startedLabels());
-  const { mounts } = await d.snapshots.Mounts({ snapshotter: c.snapshotter, key: c.snapshotKey });
+  // Independent: the restart monitor's labels and the rootfs mounts, asked side by side.
+  const [, { mounts }] = await Promise.all([setLabels(d, c.id, startedLabels()), d.snapshots.Mounts({ snapshotter: c.snapshotter, key: c.snapshotKey })]);
   const terminal = c.labels[TTY] === 'true' || specOf(c).process?.terminal === true;
   await d.tasks.Create({ containerId: c.id, rootfs: mounts, terminal, stdin: '', stdout: '', stderr: '' });
   try {

@@ -7,8 +7,11 @@ import { readFile } from 'node:fs/promises';
 import type { OptionSpec, ParsedArgs } from '../options';
 import { UsageError } from '../errors';
 import { parsePolicy } from '../../core/containers/restart';
+import type { MountSpec } from '../../core/containers/run-config';
+import { parseMountFlag, parseVolumeFlag, parseVolumesFrom, type MountRequest, type VolumesFrom } from '../volumes/flags';
+import { NETWORK_OPTIONS, parseNetworkOptions, type NetworkOptions } from '../networks/run-flags';
 
-export const CREATE_OPTIONS: OptionSpec[] = [
+export const CREATE_OPTIONS: OptionSpec[] = ([
   { long: 'add-host', type: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
   { long: 'attach', short: 'a', type: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
   { long: 'cap-add', type: 'list', description: 'Add Linux capabilities' },
@@ -32,10 +35,12 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { long: 'label-file', type: 'list', description: 'Read in a line delimited file of labels' },
   { long: 'memory', short: 'm', type: 'string', valueName: 'bytes', description: 'Memory limit' },
   { long: 'memory-swap', type: 'string', valueName: 'bytes', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  { long: 'mount', type: 'list', valueName: 'mount', description: 'Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,readonly,volume-opt=k=v,tmpfs-size=)' },
   { long: 'name', type: 'string', description: 'Assign a name to the container' },
   { long: 'oom-kill-disable', type: 'boolean', description: 'Disable OOM Killer' },
   { long: 'pids-limit', type: 'string', valueName: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
   { long: 'privileged', type: 'boolean', description: 'Give extended privileges to this container' },
+  { long: 'pull', type: 'string', description: 'Pull image before running ("always", "missing", "never")', defaultText: '"missing"' },
   { long: 'read-only', type: 'boolean', description: "Mount the container's root filesystem as read only" },
   { long: 'restart', type: 'string', description: 'Restart policy to apply when a container exits', defaultText: '"no"' },
   { long: 'rm', type: 'boolean', description: 'Automatically remove the container when it exits' },
@@ -47,9 +52,13 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { long: 'tty', short: 't', type: 'boolean', description: 'Allocate a pseudo-TTY' },
   { long: 'ulimit', type: 'list', description: 'Ulimit options' },
   { long: 'user', short: 'u', type: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
-  { long: 'volume', short: 'v', type: 'list', description: 'Bind mount a volume (/host/path:/container/path[:ro])' },
+  { long: 'volume', short: 'v', type: 'list', description: 'Bind mount a volume (/host/path:/ctr/path, NAME:/ctr/path or /ctr/path; [:ro])' },
+  { long: 'volumes-from', type: 'list', description: 'Mount volumes from the specified container(s) (CONTAINER[:ro|rw])' },
   { long: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
-];
+  ...NETWORK_OPTIONS,
+  // by code point, not localeCompare: the first localeCompare of a process sets up ICU's
+  // collator (~7 ms of every `berth run`); option names are ASCII, so the order is the same
+] as OptionSpec[]).sort((a, b) => (a.long < b.long ? -1 : a.long > b.long ? 1 : 0));
 
 export const RUN_ONLY_OPTIONS: OptionSpec[] = [
   { long: 'detach', short: 'd', type: 'boolean', description: 'Run container in background and print container ID' },
@@ -75,8 +84,12 @@ export interface BindMount {
   spec: string;
 }
 
+/** --pull: when run/create fetch the image from its registry first (Docker's). */
+export type PullPolicy = 'always' | 'missing' | 'never';
+
 export interface RunOptions {
   image: string;
+  pull: PullPolicy;
   /** The command after the image (empty: the image's Cmd). */
   command: string[];
   detach: boolean;
@@ -120,7 +133,19 @@ export interface RunOptions {
   oomKillDisable: boolean;
   addHost: string[];
   dns: string[];
+  /** -v host binds (also in `mountRequests`). */
   binds: BindMount[];
+  /** -v and --mount in the order given: binds, named and anonymous volumes, tmpfs (cli/volumes/flags.ts). */
+  mountRequests: MountRequest[];
+  /** --mount as Docker's HostConfig.Mounts, for inspect. */
+  mountSpecs: MountSpec[];
+  /** -v NAME:/path specs (Docker's HostConfig.Binds lists them with the host binds). */
+  volumeBinds: string[];
+  /** -v /path destinations (Docker's Config.Volumes adds them to the image's). */
+  anonymousVolumes: string[];
+  volumesFrom: VolumesFrom[];
+  /** --network, -p, -P, --expose, --ip, --network-alias, --link, --dns-search, --dns-option (cli/networks). */
+  net: NetworkOptions;
 }
 
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
@@ -146,7 +171,12 @@ export function parseUlimit(v: string, commandPath: string): Ulimit {
   if (!m || !ULIMITS.has(m[1]!)) throw new UsageError(`invalid argument "${v}" for "--ulimit" flag: invalid ulimit (want name=soft[:hard], name one of ${[...ULIMITS].join(', ')})`, commandPath);
   const soft = Number(m[2]);
   const hard = m[3] === undefined ? soft : Number(m[3]);
-  if (soft > hard && hard !== -1) throw new UsageError(`invalid argument "${v}" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`, commandPath);
+  // -1 is unlimited (RLIM_INFINITY, as Docker takes it); no other negative number means anything
+  for (const [which, n] of [['soft', soft], ['hard', hard]] as const) {
+    if (n < -1) throw new UsageError(`invalid argument "${v}" for "--ulimit" flag: ${which} limit ${n}: give a number of 0 or more, or -1 for unlimited`, commandPath);
+  }
+  const above = soft === -1 ? hard !== -1 : hard !== -1 && soft > hard;
+  if (above) throw new UsageError(`invalid argument "${v}" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: ${soft === -1 ? 'unlimited' : soft} > ${hard}`, commandPath);
   return { name: m[1]!, soft, hard };
 }
 
@@ -171,18 +201,26 @@ export function parseDevice(v: string, commandPath: string): DeviceMapping {
   return { pathOnHost, pathInContainer, permissions };
 }
 
-/** -v /host:/ctr[:ro|rw]; named volumes are not there yet (the volumes issue). */
-export function parseBind(v: string, commandPath: string): BindMount {
-  const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3) {
-    throw new UsageError(`invalid argument "${v}" for "--volume" flag: want /host/path:/container/path[:ro] (anonymous and named volumes come with volume support)`, commandPath);
+/** -v, --mount and --volumes-from, parsed (cli/volumes/flags.ts); -v host binds also in the BindMount form. */
+function mountOptions(parsed: ParsedArgs, commandPath: string): Pick<RunOptions, 'binds' | 'mountRequests' | 'mountSpecs' | 'volumeBinds' | 'anonymousVolumes' | 'volumesFrom'> {
+  const binds: BindMount[] = [];
+  const mountRequests: MountRequest[] = [];
+  const volumeBinds: string[] = [];
+  const anonymousVolumes: string[] = [];
+  for (const v of parsed.list('volume')) {
+    const r = parseVolumeFlag(v, commandPath);
+    mountRequests.push(r);
+    if (r.kind === 'bind') binds.push({ source: r.source, destination: r.destination, readonly: r.readonly, spec: v });
+    else if (r.name !== '') volumeBinds.push(v);
+    else anonymousVolumes.push(r.destination);
   }
-  const [source, destination, mode = 'rw'] = parts as [string, string, string?];
-  if (!source.startsWith('/')) throw new UsageError(`invalid argument "${v}" for "--volume" flag: named volumes are not supported yet; give an absolute host path`, commandPath);
-  if (!destination.startsWith('/')) throw new UsageError(`invalid argument "${v}" for "--volume" flag: invalid mount path: '${destination}' mount path must be absolute`, commandPath);
-  const modes = mode.split(',');
-  for (const m of modes) if (!['ro', 'rw', 'z', 'Z', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(m)) throw new UsageError(`invalid argument "${v}" for "--volume" flag: invalid mode: ${m}`, commandPath);
-  return { source, destination, readonly: modes.includes('ro'), spec: v };
+  const mountSpecs: MountSpec[] = [];
+  for (const m of parsed.list('mount')) {
+    const { request, spec } = parseMountFlag(m, commandPath);
+    mountRequests.push(request);
+    mountSpecs.push(spec);
+  }
+  return { binds, mountRequests, mountSpecs, volumeBinds, anonymousVolumes, volumesFrom: parsed.list('volumes-from').map((v) => parseVolumesFrom(v, commandPath)) };
 }
 
 /** KEY=VALUE lines; "#" comments and blank lines skipped; a bare KEY takes berth's own value (or is left out). */
@@ -277,11 +315,14 @@ export async function parseRunOptions(parsed: ParsedArgs, commandPath: string, e
       throw fail(`invalid --security-opt: "${s}" (supported: seccomp=unconfined|PROFILE.json, no-new-privileges)`);
     }
   }
+  const pull = parsed.string('pull') ?? 'missing';
+  if (pull !== 'always' && pull !== 'missing' && pull !== 'never') throw fail(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
   const stopSignal = parsed.string('stop-signal');
   if (stopSignal !== undefined && !/^(SIG)?[A-Z0-9+-]+$|^\d+$/i.test(stopSignal)) throw fail(`invalid signal: ${stopSignal}`);
 
   return {
     image: image!,
+    pull,
     command,
     detach,
     interactive: parsed.bool('interactive'),
@@ -322,6 +363,7 @@ export async function parseRunOptions(parsed: ParsedArgs, commandPath: string, e
     oomKillDisable: parsed.bool('oom-kill-disable'),
     addHost: parsed.list('add-host'),
     dns: parsed.list('dns'),
-    binds: parsed.list('volume').map((v) => parseBind(v, commandPath)),
+    ...mountOptions(parsed, commandPath),
+    net: parseNetworkOptions(parsed, commandPath),
   };
 }

@@ -36,6 +36,8 @@ const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/pro
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+/** RLIM_INFINITY (2^64 - 1; packJsonAny writes it exactly). */
+export const RLIM_INFINITY = 2 ** 64 - 1;
 /** Where --init's binary appears in the container (Docker's path). */
 export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
 
@@ -90,6 +92,17 @@ export interface SpecInput {
   availableCaps?: string[];
   /** --init: the host path of the init binary to bind-mount at INIT_PATH_IN_CONTAINER. */
   initBinary?: string;
+  /** The network namespace (cli/networks/namespace.ts): a path to join (berthd's namespace of
+   *  this container, or another container's for container:<id>), the host's (no namespace of
+   *  its own), or nothing: a new empty one (--network none: lo only). `etcDir` replaces filesDir
+   *  for /etc/hostname, hosts and resolv.conf (container:<id> shares the other's); `hostname`
+   *  is the default hostname (the host's for --network host). */
+  network?: { path?: string; host?: boolean; etcDir?: string; hostname?: string };
+  /** --link's environment variables: before the image's and -e's, which win (Docker's order). */
+  linkEnv?: string[];
+  /** -v, --mount, --volumes-from and the image's VOLUMEs as mounts, resolved by the caller
+   *  (cli/volumes: volumes are berthd's directories); without it, -v's host binds as given. */
+  userMounts?: { destination: string; type: string; source: string; options: string[] }[];
   arch?: string;
 }
 
@@ -111,7 +124,7 @@ export interface OciSpec {
   linux: {
     resources: Record<string, unknown>;
     cgroupsPath: string;
-    namespaces: { type: string }[];
+    namespaces: { type: string; path?: string }[];
     devices?: { path: string; type: string; major: number; minor: number; fileMode: number; uid: number; gid: number }[];
     maskedPaths?: string[];
     readonlyPaths?: string[];
@@ -227,9 +240,9 @@ export function buildSpec(input: SpecInput): OciSpec {
   let args = [...entrypoint, ...cmd];
   if (args.length === 0) throw new Error('no command specified');
   if (opts.init) args = [INIT_PATH_IN_CONTAINER, '--', ...args];
-  const hostname = opts.hostname ?? id.slice(0, 12);
+  const hostname = opts.hostname ?? input.network?.hostname ?? id.slice(0, 12);
   const imageEnv = image.Env ?? [];
-  const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${hostname}`], opts.tty ? ['TERM=xterm'] : [], imageEnv, opts.env);
+  const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${hostname}`], opts.tty ? ['TERM=xterm'] : [], input.linkEnv ?? [], imageEnv, opts.env);
   const cwd = opts.workdir || image.WorkingDir || '/';
   if (!cwd.startsWith('/')) throw new Error(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
   const caps = capabilitiesOf(opts, input.availableCaps);
@@ -247,9 +260,10 @@ export function buildSpec(input: SpecInput): OciSpec {
   ];
   const etcMode = opts.readOnly ? 'ro' : 'rw';
   for (const [file, dest] of [[RESOLV_FILE, '/etc/resolv.conf'], [HOSTNAME_FILE, '/etc/hostname'], [HOSTS_FILE, '/etc/hosts']] as const) {
-    mounts.push({ destination: dest, type: 'bind', source: `${input.filesDir}/${file}`, options: ['rbind', 'rprivate', etcMode] });
+    mounts.push({ destination: dest, type: 'bind', source: `${input.network?.etcDir ?? input.filesDir}/${file}`, options: ['rbind', 'rprivate', etcMode] });
   }
-  for (const b of opts.binds) mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', b.readonly ? 'ro' : 'rw'] });
+  const userMounts = input.userMounts ?? opts.binds.map((b) => ({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', b.readonly ? 'ro' : 'rw'] }));
+  for (const m of userMounts) mounts.push({ ...m, options: [...m.options] });
   for (const [dest, o] of Object.entries(opts.tmpfs)) mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(o) });
   if (opts.init) {
     if (!input.initBinary) throw new Error('--init: no init binary found on the host (install tini)');
@@ -283,10 +297,10 @@ export function buildSpec(input: SpecInput): OciSpec {
   for (const d of input.devices) deviceRules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions });
   resources.devices = deviceRules;
 
-  const rlimits = opts.ulimits.map((u) => {
-    if (u.soft < 0 || u.hard < 0) throw new Error(`--ulimit ${u.name}: unlimited (-1) is not supported; give a number`);
-    return { type: `RLIMIT_${u.name.toUpperCase()}`, soft: u.soft, hard: u.hard };
-  });
+  // -1 is unlimited. A hard limit above berthd's own is lowered to it by the runtime, with a
+  // warning in berthd's log (root here may lack CAP_SYS_RESOURCE), rather than failing the start.
+  const rlimit = (n: number) => (n === -1 ? RLIM_INFINITY : n);
+  const rlimits = opts.ulimits.map((u) => ({ type: `RLIMIT_${u.name.toUpperCase()}`, soft: rlimit(u.soft), hard: rlimit(u.hard) }));
 
   const spec: OciSpec = {
     ociVersion: '1.1.0',
@@ -306,7 +320,14 @@ export function buildSpec(input: SpecInput): OciSpec {
     linux: {
       resources,
       cgroupsPath: `/berth/${id}`,
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }, { type: 'cgroup' }],
+      namespaces: [
+        { type: 'pid' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+        ...(input.network?.host ? [] : [input.network?.path ? { type: 'network', path: input.network.path } : { type: 'network' }]),
+        { type: 'cgroup' },
+      ],
     },
   };
   if (input.devices.length) {

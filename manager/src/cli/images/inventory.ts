@@ -83,7 +83,7 @@ export async function inventory(d: Daemon, opts: { usage?: Map<string, number>; 
     if (!isDanglingName(rec.name)) info.names.push(rec.name);
   }
   for (const i of byId.values()) i.names.sort();
-  return [...byId.values()].sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0) || a.id.localeCompare(b.id));
+  return [...byId.values()].sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // ids are hex: code point order, without ICU's start-up
 }
 
 /** The images containers use: their `image` field names a record (or an id). */

@@ -98,7 +98,6 @@ export async function attachSession(ctx: CommandContext, opts: AttachSessionOpti
     }
   };
 
-  const stdinTty = io.stdin as TtyIn;
   const stdoutTty = io.stdout as TtyOut;
 
   const resize = async (): Promise<boolean> => {
@@ -113,7 +112,9 @@ export async function attachSession(ctx: CommandContext, opts: AttachSessionOpti
 
   const startTerminal = () => {
     if (!opts.tty) return;
-    if (opts.stdin && stdinTty.isTTY && stdinTty.setRawMode) {
+    // stdin only when it is attached: reading process.stdin makes its stream (~3 ms)
+    const stdinTty = opts.stdin ? (io.stdin as TtyIn) : undefined;
+    if (stdinTty?.isTTY && stdinTty.setRawMode) {
       const wasRaw = !!stdinTty.isRaw;
       stdinTty.setRawMode(true);
       cleanups.push(() => stdinTty.setRawMode?.(wasRaw));

@@ -62,7 +62,23 @@ export interface RunConfig {
     /** --volumes-from as given, and --mount as Docker's HostConfig.Mounts. */
     VolumesFrom?: string[];
     Mounts?: MountSpec[];
+    /** Networking (core/networks; absent in records made before networks: "none" then).
+     *  --network: "bridge" (the default network), "host", "none", "container:<id>" or a
+     *  user network's name. */
+    NetworkMode?: string;
+    /** -p as Docker's HostConfig.PortBindings ("80/tcp" → [{HostIp, HostPort}]); -P. */
+    PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
+    PublishAllPorts?: boolean;
+    /** --link as Docker keeps it: "/<target name>:/<this name>/<alias>". */
+    Links?: string[];
+    DnsSearch?: string[];
+    DnsOptions?: string[];
   };
+  /** The image's EXPOSE and --expose ("80/tcp"), Docker's Config.ExposedPorts. */
+  ExposedPorts?: Record<string, Record<string, never>>;
+  /** --network-alias and --ip: the container's endpoint on its first network (Docker's
+   *  NetworkingConfig.EndpointsConfig[network]). */
+  Networking?: { Aliases: string[]; IPv4Address: string };
 }
 
 /** One mount as Docker's inspect shows it (its MountPoint): Name and Driver for volumes only. */
