@@ -3,7 +3,7 @@ import * as dgram from 'dgram';
 import * as http from 'http';
 import * as net from 'net';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'fs';
-import { hostname, tmpdir } from 'os';
+import { hostname, networkInterfaces, tmpdir } from 'os';
 import { join } from 'path';
 import { BIN, requireRoot, sleep, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
@@ -132,6 +132,21 @@ describe('published ports', () => {
     expect(again.code).toBe(125);
     expect(again.stderr).toContain(`Bind for 127.0.0.1:${port} failed: port is already allocated`);
     expect(await ok(['ps', '-aq', '-f', 'name=web2'])).toBe('');
+  });
+
+  test('-p PORT:80 on every address: reachable from the host at 127.0.0.1 and at its own address, and from another container', async () => {
+    // this machine's own (non-loopback) IPv4 address: traffic to it never leaves the host
+    const hostIp = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    expect(hostIp).toBeDefined();
+    const port = await freePort();
+    const id = await ok(['run', '-d', '--name', 'anyaddr', '-p', `${port}:80`, IMG, 'httpd', '-f', '-p', '80', '-h', '/etc']);
+    const want = { status: 200, body: `${id.slice(0, 12)}\n` };
+    expect(await until('the httpd on 127.0.0.1', () => get('127.0.0.1', port, '/hostname'))).toEqual(want);
+    expect(await until('the httpd on the host address', () => get(hostIp!, port, '/hostname'))).toEqual(want);
+    expect(await ok(['run', '--rm', IMG, 'wget', '-qO-', `http://${hostIp}:${port}/hostname`])).toBe(id.slice(0, 12));
+    expect(await ok(['port', 'anyaddr', '80'])).toContain(`0.0.0.0:${port}`);
+    await ok(['rm', '-f', 'anyaddr']);
+    expect(await get('127.0.0.1', port, '/hostname')).toBeUndefined();
   });
 
   test('-P publishes the image\'s EXPOSEd ports (and --expose) to free host ports', async () => {

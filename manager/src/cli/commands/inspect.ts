@@ -5,7 +5,7 @@
 
 import type { CommandSpec } from '../command';
 import { CliError, UsageError } from '../errors';
-import { formatOne } from '../output/format';
+import { writeInspectDocs } from '../output/inspect';
 import { inspectContainer } from '../containers/inspect';
 import { listContainers, matchContainer } from '../containers/resolve';
 import { containerSizes, withSizes } from '../ops/container-size';
@@ -71,9 +71,7 @@ export const command: CommandSpec = {
         status = 1;
       }
     }
-    const format = parsed.string('format');
-    if (format !== undefined && format !== '') for (const doc of docs) ctx.io.stdout.write(formatOne(doc, format)!);
-    else ctx.io.stdout.write(`${JSON.stringify(docs, null, 4)}\n`);
+    writeInspectDocs(ctx, docs, parsed.string('format'));
     return status;
   },
 };

@@ -3,7 +3,7 @@
 
 import type { CommandSpec } from '../command';
 import { CliError, grpcCode } from '../errors';
-import { formatOne } from '../output/format';
+import { inspectEach, writeInspectDocs } from '../output/inspect';
 import { inspectDoc, networkError, type NetworkMessage } from '../networks/view';
 
 const NOT_FOUND = 5;
@@ -15,22 +15,13 @@ export const command: CommandSpec = {
   args: { min: 1 },
   async run(ctx, parsed) {
     const d = await ctx.daemon();
-    const docs: object[] = [];
-    let status = 0;
-    for (const ref of parsed.args) {
-      try {
-        const { network } = await d.networks.Get({ ref });
-        docs.push(inspectDoc(network as NetworkMessage));
-      } catch (err) {
-        const e = grpcCode(err) === NOT_FOUND ? new CliError(`network ${ref} not found`) : networkError(err);
-        if (!(e instanceof CliError)) throw e;
-        ctx.io.stderr.write(`berth: ${e.message}\n`);
-        status = 1;
-      }
-    }
-    const format = parsed.string('format');
-    if (format !== undefined && format !== '') for (const doc of docs) ctx.io.stdout.write(formatOne(doc, format)!);
-    else ctx.io.stdout.write(`${JSON.stringify(docs, null, 4)}\n`);
+    const { docs, status } = await inspectEach(
+      ctx,
+      parsed.args,
+      async (ref) => inspectDoc((await d.networks.Get({ ref })).network as NetworkMessage),
+      (err, ref) => (grpcCode(err) === NOT_FOUND ? new CliError(`network ${ref} not found`) : networkError(err)),
+    );
+    writeInspectDocs(ctx, docs, parsed.string('format'));
     return status;
   },
 };

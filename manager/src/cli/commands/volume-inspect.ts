@@ -3,7 +3,7 @@
 
 import type { CommandSpec } from '../command';
 import { CliError, grpcCode } from '../errors';
-import { formatOne } from '../output/format';
+import { inspectEach, writeInspectDocs } from '../output/inspect';
 import { NOT_FOUND, volumeError } from '../volumes/errors';
 import { inspectDoc, type VolumeMessage } from '../volumes/view';
 
@@ -14,22 +14,13 @@ export const command: CommandSpec = {
   args: { min: 1 },
   async run(ctx, parsed) {
     const d = await ctx.daemon();
-    const docs: object[] = [];
-    let status = 0;
-    for (const name of parsed.args) {
-      try {
-        const { volume } = await d.volumes.Get({ name, size: false });
-        docs.push(inspectDoc(volume as VolumeMessage));
-      } catch (err) {
-        const e = grpcCode(err) === NOT_FOUND ? new CliError(`no such volume: ${name}`) : volumeError(err);
-        if (!(e instanceof CliError)) throw e;
-        ctx.io.stderr.write(`berth: ${e.message}\n`);
-        status = 1;
-      }
-    }
-    const format = parsed.string('format');
-    if (format !== undefined && format !== '') for (const doc of docs) ctx.io.stdout.write(formatOne(doc, format)!);
-    else ctx.io.stdout.write(`${JSON.stringify(docs, null, 4)}\n`);
+    const { docs, status } = await inspectEach(
+      ctx,
+      parsed.args,
+      async (name) => inspectDoc((await d.volumes.Get({ name, size: false })).volume as VolumeMessage),
+      (err, name) => (grpcCode(err) === NOT_FOUND ? new CliError(`no such volume: ${name}`) : volumeError(err)),
+    );
+    writeInspectDocs(ctx, docs, parsed.string('format'));
     return status;
   },
 };
