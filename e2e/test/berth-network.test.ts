@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as dgram from 'dgram';
 import * as http from 'http';
 import * as net from 'net';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { hostname, networkInterfaces, tmpdir } from 'os';
 import { join } from 'path';
 import { BIN, requireRoot, sleep, type Result } from './support/env';
@@ -377,4 +377,14 @@ describe('teardown', () => {
     expect(ourRules()).toEqual(before);
     expect(readdirSync(join(networkDir(), 'containers', 'default'))).toEqual([]);
   }, 120_000);
+
+  // Last: it stops this file's berthd.
+  test('berthd stopped with no container network left leaves no mount: its netns dir is unmounted', async () => {
+    const netnsDir = join(d.state, 'netns');
+    const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === netnsDir);
+    expect(mounted()).toBe(true); // made a mount point of its own while containers had namespaces
+    expect(netnsFiles()).toEqual([]);
+    expect(await d.stop('SIGTERM')).toBe(0);
+    expect(mounted()).toBe(false);
+  });
 });

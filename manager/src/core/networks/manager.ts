@@ -29,7 +29,7 @@ import { conflict, failedPrecondition, invalidArgument, isKind, notFound } from 
 import { CNI_VERSION, Cni, type CniResult, type NetConfList } from './cni';
 import { DnsServer } from './dns-server';
 import { DEFAULT_POOLS, contains, formatCidr, formatIPv4, hostRoutes, ipamOf, overlaps, parseCidr, parseIPv4, pickSubnet, type AddressPool } from './ipv4';
-import { createNetns, isNetns, removeNetns } from './netns';
+import { createNetns, isNetns, releaseNetnsDir, removeNetns } from './netns';
 import { PortAllocator } from './port-allocator';
 import type { PortBinding, PortMapping } from './ports';
 import { KeyedQueue } from './queue';
@@ -175,6 +175,7 @@ export class NetworkManager {
     await this.queue.idle();
     for (const s of this.dnsServers.values()) s.close();
     this.dnsServers.clear();
+    await releaseNetnsDir(this.opts.netnsDir).catch((err: Error) => this.opts.log.warn({ err: err.message, dir: this.opts.netnsDir }, 'networks: the netns directory stays mounted'));
   }
 
   private async ensureDefaultNetwork(): Promise<void> {

@@ -10,7 +10,7 @@
 
 import { execFile } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** statfs f_type of nsfs (linux/magic.h NSFS_MAGIC). */
 const NSFS_MAGIC = 0x6e736673;
@@ -58,6 +58,21 @@ export function prepareNetnsDir(dir: string): Promise<void> {
     dirReady = undefined;
   });
   return dirReady;
+}
+
+/**
+ * Undoes prepareNetnsDir when no network namespace is mounted in `dir` any more (berthd
+ * stopping with no container networks left), so an idle berthd leaves no mount behind. With
+ * namespaces still mounted (containers that outlive this berthd) the directory stays mounted.
+ */
+export async function releaseNetnsDir(dir: string): Promise<void> {
+  if (!isMountPoint(dir)) return;
+  for (const f of await fs.readdir(dir).catch(() => [] as string[])) if (await isNetns(join(dir, f))) return;
+  await run('umount', [dir]);
+  if (dirReadyFor === dir) {
+    dirReady = undefined;
+    dirReadyFor = undefined;
+  }
 }
 
 /** Creates a new network namespace mounted on `path` (an existing mounted one is an error). */
