@@ -161,7 +161,9 @@ class Berthd extends Daemon {
   boot(env = {}) {
     // CRI logs of containers (berth run) go under our dir, not /var/log/berth.
     const config = path.join(this.dir, 'config.json');
-    fs.writeFileSync(config, JSON.stringify({ plugins: { 'io.containerd.grpc.v1.tasks': { log_root: path.join(this.dir, 'logs') } } }));
+    // the default network on a bridge of the benchmark's own (removed by cleanup), never berth0
+    this.bridge = `bbench${process.pid}`.slice(0, 15);
+    fs.writeFileSync(config, JSON.stringify({ plugins: { 'io.containerd.grpc.v1.tasks': { log_root: path.join(this.dir, 'logs') }, 'io.containerd.internal.v1.networks': { default_bridge: this.bridge } } }));
     this.start([path.join(repo, 'bin', 'berthd'), '--root', path.join(this.dir, 'root'), '--state', path.join(this.dir, 'state'), '--address', this.address, '--config', config, '--log-level', 'warn'], env);
   }
 }
@@ -301,6 +303,8 @@ function cleanup(dir, daemons, before) {
     }
   }
   for (const d of daemons) d.stop();
+  // berthd's default network bridge (no CNI plugin removes a bridge)
+  for (const d of daemons) if (d.bridge) spawnSync('ip', ['link', 'del', d.bridge], { stdio: 'ignore' });
   // Shims outlive their daemon by design: any still here serves a task we could not delete.
   const left = [...new Set([...pidsMentioning(dir), ...daemons.flatMap((d) => (d.address ? pidsMentioning(d.address) : []))])];
   for (const pid of left) {
