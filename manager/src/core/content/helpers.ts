@@ -1,7 +1,7 @@
 // Helpers over the narrow interfaces, for the parts that pull, unpack and serve content.
 
 import { isKind } from '../errors';
-import type { Descriptor, Ingester, IngestManager, Provider, WriterOptions, CommitOptions } from './types';
+import type { Descriptor, InfoProvider, Ingester, IngestManager, Provider, WriterOptions, CommitOptions } from './types';
 
 /** Reads a whole blob (manifests, configs, indexes: small things). */
 export async function readBlob(provider: Provider, desc: Descriptor): Promise<Buffer> {
@@ -20,12 +20,24 @@ export async function readBlob(provider: Provider, desc: Descriptor): Promise<Bu
   }
 }
 
-/** Streams a blob in chunks. */
-export async function* readStream(provider: Provider, desc: Descriptor, chunkSize = 1 << 20): AsyncGenerator<Buffer> {
+/** Whether the blob `digest` is stored (info succeeds; NotFound → false, other errors thrown). */
+export async function hasBlob(store: InfoProvider, digest: string): Promise<boolean> {
+  try {
+    await store.info(digest);
+    return true;
+  } catch (err) {
+    if (isKind(err, 'NotFound')) return false;
+    throw err;
+  }
+}
+
+/** Streams a blob in chunks, from byte `offset`. */
+export async function* readStream(provider: Provider, desc: Descriptor, chunkSize = 1 << 20, offset = 0): AsyncGenerator<Buffer> {
   const ra = await provider.readerAt(desc);
   try {
-    for (let off = 0; off < ra.size; ) {
-      const buf = Buffer.alloc(Math.min(chunkSize, ra.size - off));
+    for (let off = offset; off < ra.size; ) {
+      // only the bytes read are ever handed out: no need to zero the buffer first
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, ra.size - off));
       const n = await ra.readAt(buf, off);
       if (n === 0) return;
       off += n;

@@ -1,4 +1,4 @@
 export * from './types';
 export { LocalContentStore, MemoryLabelStore } from './local';
 export type { LabelStore } from './local';
-export { readBlob, readStream, writeBlob } from './helpers';
+export { hasBlob, readBlob, readStream, writeBlob } from './helpers';

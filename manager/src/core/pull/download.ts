@@ -11,7 +11,8 @@
 // to, with backoff, `retries` times; HTTP errors are the registry client's to retry.
 
 import { failedPrecondition, invalidArgument, isKind, ManagerError } from '../errors';
-import type { ContentStore, ReaderAt, Writer } from '../content';
+import { hasBlob, type ContentStore, type ReaderAt, type Writer } from '../content';
+import { sleep } from '../registry/transport';
 import type { Descriptor, Fetcher } from '../registry/types';
 import { LandingBlob } from './follow';
 
@@ -62,30 +63,6 @@ export class DigestMismatch extends ManagerError {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-
-async function stored(content: ContentStore, digest: string): Promise<boolean> {
-  try {
-    await content.info(digest);
-    return true;
-  } catch (err) {
-    if (isKind(err, 'NotFound')) return false;
-    throw err;
-  }
-}
-
 /**
  * Opens the ingest, or learns that the blob is stored. Another pull writing the same blob
  * holds its ref (Unavailable): wait until it commits it or lets the ref go.
@@ -99,7 +76,7 @@ async function openWriter(o: DownloadOptions): Promise<Writer | undefined> {
       if (!isKind(err, 'Unavailable')) throw err;
     }
     await sleep(100, o.signal);
-    if (await stored(o.content, o.desc.digest)) return undefined;
+    if (await hasBlob(o.content, o.desc.digest)) return undefined;
   }
 }
 

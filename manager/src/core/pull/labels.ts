@@ -5,15 +5,11 @@
 
 import { isKind } from '../errors';
 import type { ContentStore } from '../content';
+import { hostName } from '../registry/hosts';
+
+export { hostName };
 
 export const LABEL_DISTRIBUTION_SOURCE = 'containerd.io/distribution.source';
-
-/** "127.0.0.1:5000" → "127.0.0.1"; "[::1]:5000" → "::1"; "docker.io" → "docker.io". */
-export function hostName(host: string): string {
-  const bracket = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
-  if (bracket) return bracket[1]!;
-  return host.replace(/:\d+$/, '');
-}
 
 export const sourceLabelKey = (registryHost: string): string => `${LABEL_DISTRIBUTION_SOURCE}.${hostName(registryHost)}`;
 

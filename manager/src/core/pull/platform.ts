@@ -4,7 +4,7 @@
 // arm/v7 machine also runs arm/v6 and arm/v5 images, in that order of preference).
 
 import { invalidArgument } from '../errors';
-import { hostPlatform } from '../images/platform';
+import { formatPlatform, hostPlatform } from '../images/platform';
 import type { Descriptor, Platform } from '../images/types';
 
 const ARCH_ALIASES: Record<string, { architecture: string; variant?: string }> = {
@@ -43,7 +43,7 @@ export function parsePlatform(spec: string): Platform {
   return normalizePlatform({ os: parts[0]!, architecture: parts[1]!, ...(parts[2] ? { variant: parts[2] } : {}) });
 }
 
-export const formatPlatform = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+export { formatPlatform };
 
 /**
  * The platforms an image may have to run on `want`, most preferred first (containerd's

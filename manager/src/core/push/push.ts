@@ -17,7 +17,7 @@
 
 import { Readable } from 'node:stream';
 import type { ContentStore } from '../content';
-import { readBlob } from '../content';
+import { hasBlob, readBlob, readStream } from '../content';
 import { failedPrecondition, invalidArgument, isKind, notFound } from '../errors';
 import { isIndexType, isManifestType, normalizeName, parseIndex, parseManifest, parseReference, type Descriptor, type Platform } from '../images';
 import type { Image, ImageStore } from '../metadata';
@@ -137,16 +137,6 @@ class Push {
     }
   }
 
-  private async has(digest: string): Promise<boolean> {
-    try {
-      await this.deps.content.info(digest);
-      return true;
-    } catch (err) {
-      if (isKind(err, 'NotFound')) return false;
-      throw err;
-    }
-  }
-
   /** The tree to push from `desc`, checking that every blob it needs is stored. */
   private async plan(desc: Descriptor): Promise<Node> {
     const what = isIndexType(desc.mediaType) ? 'index' : 'manifest';
@@ -154,7 +144,7 @@ class Push {
     if (isManifestType(desc.mediaType)) {
       const m = parseManifest(bytes, `manifest ${desc.digest}`);
       const blobs = [m.config, ...m.layers].filter((b) => !(NON_DISTRIBUTABLE.test(b.mediaType) || (b.urls?.length ?? 0) > 0));
-      for (const b of blobs) if (!(await this.has(b.digest))) throw failedPrecondition(`${this.name}: blob ${b.digest} of manifest ${desc.digest} is not in the content store`);
+      for (const b of blobs) if (!(await hasBlob(this.deps.content, b.digest))) throw failedPrecondition(`${this.name}: blob ${b.digest} of manifest ${desc.digest} is not in the content store`);
       const node: Node = { desc, bytes, kind: 'manifest', blobs, children: [] };
       this.progress.add(desc, 'manifest');
       this.progress.add(m.config, 'config');
@@ -164,7 +154,7 @@ class Push {
     if (!isIndexType(desc.mediaType)) throw failedPrecondition(`${this.name}: cannot push ${desc.digest}: media type ${JSON.stringify(desc.mediaType)} is not an image index or manifest`);
     const index = parseIndex(bytes, `index ${desc.digest}`);
     const present: Descriptor[] = [];
-    for (const m of index.manifests) if (await this.has(m.digest)) present.push(m);
+    for (const m of index.manifests) if (await hasBlob(this.deps.content, m.digest)) present.push(m);
     const want = this.opts.platform;
     if (want || present.length < index.manifests.length) {
       // one platform: its manifest is pushed alone, under the tag
@@ -245,21 +235,7 @@ class Push {
 
   /** The blob's bytes from `offset`. */
   private async open(desc: Descriptor, offset: number): Promise<Readable> {
-    const ra = await this.deps.content.readerAt(desc);
-    async function* from(): AsyncGenerator<Buffer> {
-      try {
-        for (let pos = offset; pos < ra.size; ) {
-          const buf = Buffer.allocUnsafe(Math.min(1 << 20, ra.size - pos));
-          const n = await ra.readAt(buf, pos);
-          if (n === 0) return;
-          pos += n;
-          yield buf.subarray(0, n);
-        }
-      } finally {
-        await ra.close();
-      }
-    }
-    return Readable.from(from(), { objectMode: false });
+    return Readable.from(readStream(this.deps.content, desc, 1 << 20, offset), { objectMode: false });
   }
 }
 

@@ -220,10 +220,3 @@ export async function loginToken(req: AuthRequest, challenge: Challenge, opts: A
   const t = await fetchToken(req, challenge, [], opts, true);
   return { token: t.token, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}) };
 }
-
-/** Forgets challenges and tokens (tests). */
-export function resetAuthCache(): void {
-  challengesByHost.clear();
-  tokens.clear();
-  inFlight.clear();
-}

@@ -201,8 +201,3 @@ async function loadTls(host: RegistryHost): Promise<TlsSettings> {
   }
   return { ca, cert, key, skipVerify: host.skipVerify };
 }
-
-/** Forgets which insecure hosts speak plain HTTP (tests). */
-export function resetSchemeCache(): void {
-  plainHttpHosts.clear();
-}

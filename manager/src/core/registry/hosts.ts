@@ -54,12 +54,12 @@ export const DOCKER_HUB_HOST = 'registry-1.docker.io';
 
 /** True for 127.0.0.0/8, ::1 and localhost, with or without a port. */
 export function isLoopback(host: string): boolean {
-  const name = hostname(host);
+  const name = hostName(host);
   return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-/** "127.0.0.1:5000" → "127.0.0.1", "[::1]:5000" → "::1", "[::1]" → "::1". */
-function hostname(host: string): string {
+/** "127.0.0.1:5000" → "127.0.0.1", "[::1]:5000" → "::1", "[::1]" → "::1", "docker.io" → "docker.io". */
+export function hostName(host: string): string {
   const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
   if (v6) return v6[1]!;
   const i = host.lastIndexOf(':');

@@ -13,7 +13,7 @@ import type { Fetcher, Pusher, Resolved, Resolver, ResolverOptions } from './typ
 import type { Timeouts } from './transport';
 
 export * from './types';
-export { login, checkLogin, type LoginOptions, type LoginResult } from './login';
+export { login, type LoginOptions, type LoginResult } from './login';
 export { hostsFor, parseHostsToml, isLoopback, type RegistryHost, type Capability } from './hosts';
 export { parseWwwAuthenticate, type Challenge } from './www-authenticate';
 export { closeIdleConnections } from './transport';

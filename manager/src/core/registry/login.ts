@@ -52,7 +52,3 @@ export async function login(registry: string, opts: LoginOptions = {}): Promise<
   if (res.status === 401 || res.status === 403) throw refused(res.detail);
   throw permissionDenied(`${registry}: login: GET ${res.url.href}: ${res.status}${res.detail ? `: ${res.detail}` : ''}`);
 }
-
-/** login() with the credentials as an argument. */
-export const checkLogin = (registry: string, credentials: Credentials | undefined, opts: Omit<LoginOptions, 'credentials'> = {}): Promise<LoginResult> =>
-  login(registry, { ...opts, credentials });

@@ -4,14 +4,14 @@
 
 import { isKind, ManagerError } from '../errors';
 import { parseNormalized, repositoryOf, type Reference } from '../images/reference';
-import { MEDIA_TYPES } from '../images/mediatypes';
+import { isIndexType, isManifestType, MEDIA_TYPES } from '../images/mediatypes';
 import { hostsWith, type Capability, type RegistryHost } from './hosts';
 import type { RegistryClient } from './client';
 
 /** Every manifest type berth reads, as an Accept header (Docker's schema 1 is not among them). */
 export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.dockerManifest];
 
-export const isManifestOrIndex = (mediaType: string): boolean => (MANIFEST_ACCEPT as string[]).includes(mediaType);
+export const isManifestOrIndex = (mediaType: string): boolean => isIndexType(mediaType) || isManifestType(mediaType);
 
 export interface Repository {
   ref: Reference;

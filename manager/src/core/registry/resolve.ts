@@ -5,6 +5,7 @@
 // else. The GET's bytes are kept for fetchBytes, which would ask for them next.
 
 import { failedPrecondition, notImplemented } from '../errors';
+import { MEDIA_TYPES } from '../images/mediatypes';
 import { formatReference } from '../images/reference';
 import { repositoryScope } from './auth';
 import { checkDigest, digestOf } from './digest';
@@ -74,7 +75,7 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
   }
   if (typeof doc.mediaType === 'string' && isManifestOrIndex(doc.mediaType)) return doc.mediaType;
   // OCI documents may leave mediaType out: tell index from manifest by shape.
-  if (doc.schemaVersion === 2 && Array.isArray(doc.manifests)) return MANIFEST_ACCEPT[0]!;
-  if (doc.schemaVersion === 2 && typeof doc.config === 'object') return MANIFEST_ACCEPT[1]!;
+  if (doc.schemaVersion === 2 && Array.isArray(doc.manifests)) return MEDIA_TYPES.ociIndex;
+  if (doc.schemaVersion === 2 && typeof doc.config === 'object') return MEDIA_TYPES.ociManifest;
   throw failedPrecondition(`${name}: unsupported manifest media type ${JSON.stringify(fromHeader || doc.mediaType || 'none')}`);
 }
