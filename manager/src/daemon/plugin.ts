@@ -47,6 +47,12 @@ export interface Plugin<T = unknown> {
   close?(instance: T): Promise<void>;
 }
 
+/** An `optionalRequires` plugin's instance when it started, else undefined (absent, disabled, failed). */
+export function optionalPlugin<T>(ctx: PluginContext, typeAndId: string): T | undefined {
+  const p = ctx.plugins().find((i) => `${i.type}.${i.id}` === typeAndId);
+  return p?.status === 'ok' ? ctx.get<T>(typeAndId) : undefined;
+}
+
 export type PluginStatus = 'pending' | 'ok' | 'skipped' | 'failed';
 
 /** A registered plugin as the registry sees it (what Introspection.Plugins lists). */

@@ -16,7 +16,7 @@ import { dateOf, packAny, unpackAny } from '../api';
 import { CREATED_BY } from '../core/containers/labels';
 import { autoRemove } from '../core/containers/autoremove';
 import { isDetachedExec } from '../core/containers/detached-exec';
-import { ContainerFiles, etcInputOf } from '../core/containers/files';
+import { ContainerFiles, etcInputOf, hostnameOf } from '../core/containers/files';
 import { RUN_CONFIG_EXTENSION, parseRunConfig } from '../core/containers/run-config';
 import { BERTH, StateRecorder } from '../core/containers/state';
 import { ManagerError } from '../core/errors';
@@ -24,9 +24,8 @@ import type { Exchange, Subscription } from '../core/events';
 import type { Metadata } from '../core/metadata';
 import type { Tasks } from '../core/tasks';
 import type { Plugin } from '../daemon/plugin';
-import { NamespacedSnapshotters } from '../services/snapshots';
 import { EVENT_PLUGIN, GRPC_PLUGIN } from './grpc';
-import { METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, loadedSnapshotters } from './storage';
+import { METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, namespacedSnapshotters } from './storage';
 import { VOLUMES_PLUGIN, optionalVolumes } from './volumes';
 import { volumesOf } from '../core/volumes/users';
 
@@ -51,8 +50,7 @@ export const berthContainersPlugin: Plugin<BerthContainers> = {
     const md = ctx.get<Metadata>(METADATA_PLUGIN);
     const exchange = ctx.get<Exchange>(EVENT_PLUGIN);
     const tasks = ctx.get<Tasks>(`${GRPC_PLUGIN}.tasks`);
-    const backends = loadedSnapshotters(ctx);
-    const snapshotters = new NamespacedSnapshotters(md.db, backends);
+    const snapshotters = namespacedSnapshotters(ctx);
     const files = new ContainerFiles(path.join(ctx.root, 'containers'));
     ctx.exports[CONTAINERS_ROOT_EXPORT] = files.root;
     const log = ctx.log;
@@ -124,15 +122,9 @@ export const berthContainersPlugin: Plugin<BerthContainers> = {
             const id = String(message.id ?? '');
             const c = isBerth(ns, id);
             if (!c || c.labels[CREATED_BY] !== BERTH) return;
-            let hostname = id.slice(0, 12);
-            try {
-              hostname = (JSON.parse(Buffer.from(c.spec.value).toString('utf8')) as { hostname?: string }).hostname || hostname;
-            } catch {
-              // not JSON: the default hostname
-            }
             const run = parseRunConfig(c.extensions[RUN_CONFIG_EXTENSION]);
             // the addresses come later: the networks plugin writes the files again after set-up
-            files.writeSync(ns, id, etcInputOf(run, hostname));
+            files.writeSync(ns, id, etcInputOf(run, hostnameOf(c)));
             return;
           }
           case '/containers/delete':

@@ -33,7 +33,7 @@
 
 import * as path from 'node:path';
 import { unpackAny } from '../api';
-import { etcInputOf } from '../core/containers/files';
+import { etcInputOf, hostnameOf } from '../core/containers/files';
 import { CREATED_BY, NAME } from '../core/containers/labels';
 import { RUN_CONFIG_EXTENSION, parseRunConfig, type RunConfig } from '../core/containers/run-config';
 import { BERTH } from '../core/containers/state';
@@ -123,13 +123,6 @@ export const networksPlugin: Plugin<Networks> = {
       }
     };
     const runOf = (c: Container) => parseRunConfig(c.extensions[RUN_CONFIG_EXTENSION]);
-    const hostnameOf = (c: Container): string => {
-      try {
-        return (JSON.parse(Buffer.from(c.spec.value).toString('utf8')) as { hostname?: string }).hostname || c.id.slice(0, 12);
-      } catch {
-        return c.id.slice(0, 12);
-      }
-    };
 
     let manager: NetworkManager;
     /** /etc/hosts and resolv.conf of a container after its endpoints changed. */
@@ -199,9 +192,8 @@ export const networksPlugin: Plugin<Networks> = {
 
     // A container created while berthd was down or before its set-up was recorded.
     for (const ns of md.namespaces.list()) {
-      for (const c of md.containers.list(ns)) {
-        if (!manager.sandboxesOf(ns).some((s) => s.containerId === c.id)) setUp(ns, c);
-      }
+      const have = new Set(manager.sandboxesOf(ns).map((s) => s.containerId));
+      for (const c of md.containers.list(ns)) if (!have.has(c.id)) setUp(ns, c);
     }
 
     const subscription = exchange.subscribe(['topic~="^/containers/"'], (env) => {

@@ -10,9 +10,8 @@ import type { Metadata } from '../core/metadata';
 import type { Tasks } from '../core/tasks';
 import { RestartMonitor } from '../core/containers/restart-monitor';
 import type { Plugin } from '../daemon/plugin';
-import { NamespacedSnapshotters } from '../services/snapshots';
 import { EVENT_PLUGIN, GRPC_PLUGIN } from './grpc';
-import { METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, loadedSnapshotters } from './storage';
+import { METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, namespacedSnapshotters } from './storage';
 
 export const INTERNAL_PLUGIN = 'io.containerd.internal.v1';
 
@@ -30,8 +29,7 @@ export const restartPlugin: Plugin<RestartPlugin> = {
     const md = ctx.get<Metadata>(METADATA_PLUGIN);
     const exchange = ctx.get<Exchange>(EVENT_PLUGIN);
     const tasks = ctx.get<Tasks>(`${GRPC_PLUGIN}.tasks`);
-    const backends = loadedSnapshotters(ctx);
-    const snapshotters = new NamespacedSnapshotters(md.db, backends);
+    const snapshotters = namespacedSnapshotters(ctx);
     const monitor = new RestartMonitor({
       tasks,
       namespaces: () => md.namespaces.list(),

@@ -14,7 +14,7 @@ import { RUN_CONFIG_EXTENSION, parseRunConfig } from '../core/containers/run-con
 import type { Exchange, Subscription } from '../core/events';
 import type { Metadata } from '../core/metadata';
 import { VolumeStore, volumesOf } from '../core/volumes';
-import type { Plugin, PluginContext } from '../daemon/plugin';
+import { optionalPlugin, type Plugin, type PluginContext } from '../daemon/plugin';
 import { EVENT_PLUGIN } from './grpc';
 import { METADATA_PLUGIN } from './storage';
 
@@ -57,6 +57,5 @@ export const volumesPlugin: Plugin<Volumes> = {
 
 /** The volume store when its plugin started, else undefined (for plugins that use it optionally). */
 export function optionalVolumes(ctx: PluginContext): VolumeStore | undefined {
-  const p = ctx.plugins().find((i) => `${i.type}.${i.id}` === VOLUMES_PLUGIN);
-  return p?.status === 'ok' ? ctx.get<Volumes>(VOLUMES_PLUGIN).store : undefined;
+  return optionalPlugin<Volumes>(ctx, VOLUMES_PLUGIN)?.store;
 }

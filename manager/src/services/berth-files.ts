@@ -22,20 +22,18 @@ import { mountAll, unmount } from '../core/snapshots';
 import type { Tasks } from '../core/tasks';
 import { METADATA_PLUGIN } from '../daemon/core-plugins';
 import { requireNamespace, toStatus, unary } from '../daemon/grpc';
-import type { Plugin, PluginContext } from '../daemon/plugin';
-import { SNAPSHOTTER_PLUGIN, loadedSnapshotters } from '../plugins/storage';
+import { optionalPlugin, type Plugin } from '../daemon/plugin';
+import { SNAPSHOTTER_PLUGIN, namespacedSnapshotters } from '../plugins/storage';
+import { TASKS_PLUGIN } from '../plugins/tasks';
 import { send, serverStream, streamRequests } from './content';
-import { NamespacedSnapshotters } from './snapshots';
+import type { NamespacedSnapshotters } from './snapshots';
 
-export const TASKS_PLUGIN = 'io.containerd.grpc.v1.tasks';
 /** Tar bytes are sent in messages of about this size (a tar's headers come in 512-byte pieces). */
 const MESSAGE_BYTES = 1 << 20;
 
-/** The namespaced view of every loaded snapshotter (as the snapshots service has it). */
-export function snapshottersOf(ctx: PluginContext): NamespacedSnapshotters {
-  const backends = loadedSnapshotters(ctx);
-  return new NamespacedSnapshotters(ctx.get<Metadata>(METADATA_PLUGIN).db, backends);
-}
+/** The namespaced view of every loaded snapshotter (plugins/storage.ts's; this name is kept for
+ *  services/berth-images.ts). */
+export const snapshottersOf = namespacedSnapshotters;
 
 interface FilesDeps {
   md: Metadata;
@@ -216,11 +214,10 @@ export const filesPlugin: Plugin<FilesDeps> = {
   // without tasks (disabled or failed) every container is treated as stopped
   optionalRequires: [TASKS_PLUGIN],
   async init(ctx) {
-    const tasksOk = ctx.plugins().some((p) => `${p.type}.${p.id}` === TASKS_PLUGIN && p.status === 'ok');
     return {
       md: ctx.get<Metadata>(METADATA_PLUGIN),
-      tasks: tasksOk ? ctx.get<Tasks>(TASKS_PLUGIN) : undefined,
-      snapshotters: snapshottersOf(ctx),
+      tasks: optionalPlugin<Tasks>(ctx, TASKS_PLUGIN),
+      snapshotters: namespacedSnapshotters(ctx),
       state: ctx.state,
     };
   },

@@ -24,12 +24,12 @@ import type { Envelope, Exchange, Subscription } from '../core/events';
 import { EventHistory, type HistoryEntry } from '../core/events/history';
 import { EVENTS_PLUGIN, METADATA_PLUGIN } from '../daemon/core-plugins';
 import { requireNamespace, toStatus, unary } from '../daemon/grpc';
-import type { Plugin, PluginContext } from '../daemon/plugin';
+import { optionalPlugin, type Plugin, type PluginContext } from '../daemon/plugin';
 import { VERSION } from '../daemon/version';
 import type { GcPlugin } from '../plugins/gc';
-import { SNAPSHOTTER_PLUGIN } from '../plugins/storage';
+import { SNAPSHOTTER_PLUGIN, namespacedSnapshotters } from '../plugins/storage';
 import { serverUuid } from './introspection';
-import { snapshottersOf, TASKS_PLUGIN } from './berth-files';
+import { TASKS_PLUGIN } from '../plugins/tasks';
 import type { NamespacedSnapshotters } from './snapshots';
 
 const GC_PLUGIN_ID = 'io.containerd.gc.v1.scheduler';
@@ -113,11 +113,6 @@ const eventRecord = (e: HistoryEntry, replayed: boolean) => ({
   replayed,
 });
 
-function optional<T>(ctx: PluginContext, id: string): T | undefined {
-  const p = ctx.plugins().find((i) => `${i.type}.${i.id}` === id);
-  return p?.status === 'ok' ? ctx.get<T>(id) : undefined;
-}
-
 export const systemPlugin: Plugin<SystemDeps> = {
   type: 'io.containerd.grpc.v1',
   id: 'berth-system',
@@ -129,9 +124,9 @@ export const systemPlugin: Plugin<SystemDeps> = {
     return {
       ctx,
       md,
-      tasks: optional<Tasks>(ctx, TASKS_PLUGIN),
-      snapshotters: snapshottersOf(ctx),
-      gc: optional<GcPlugin>(ctx, GC_PLUGIN_ID),
+      tasks: optionalPlugin<Tasks>(ctx, TASKS_PLUGIN),
+      snapshotters: namespacedSnapshotters(ctx),
+      gc: optionalPlugin<GcPlugin>(ctx, GC_PLUGIN_ID),
       uuid: await serverUuid(ctx.root),
       ...recordEvents(md, ctx.get<Exchange>(EVENTS_PLUGIN)),
     };

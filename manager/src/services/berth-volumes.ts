@@ -12,8 +12,7 @@ import { METADATA_PLUGIN } from '../daemon/core-plugins';
 import { requireNamespace, unary } from '../daemon/grpc';
 import type { Plugin } from '../daemon/plugin';
 import { VOLUMES_PLUGIN, type Volumes } from '../plugins/volumes';
-import { SNAPSHOTTER_PLUGIN } from '../plugins/storage';
-import { snapshottersOf } from './berth-files';
+import { SNAPSHOTTER_PLUGIN, namespacedSnapshotters } from '../plugins/storage';
 import type { NamespacedSnapshotters } from './snapshots';
 
 interface VolumesDeps {
@@ -115,7 +114,7 @@ export const volumesServicePlugin: Plugin<VolumesDeps> = {
   id: 'berth-volumes',
   requires: [METADATA_PLUGIN, SNAPSHOTTER_PLUGIN, VOLUMES_PLUGIN],
   async init(ctx) {
-    return { store: ctx.get<Volumes>(VOLUMES_PLUGIN).store, snapshotters: snapshottersOf(ctx), state: ctx.state, log: ctx.log };
+    return { store: ctx.get<Volumes>(VOLUMES_PLUGIN).store, snapshotters: namespacedSnapshotters(ctx), state: ctx.state, log: ctx.log };
   },
   register(server, deps) {
     addService(server, VOLUMES, volumesService(deps));

@@ -37,6 +37,15 @@ export interface EtcInput {
   nameservers?: string[];
 }
 
+/** The container's hostname: its OCI spec's, else the first 12 characters of its id (Docker's). */
+export function hostnameOf(c: { id: string; spec: { value: Uint8Array } }): string {
+  try {
+    return (JSON.parse(Buffer.from(c.spec.value).toString('utf8')) as { hostname?: string }).hostname || c.id.slice(0, 12);
+  } catch {
+    return c.id.slice(0, 12); // not JSON
+  }
+}
+
 /** The /etc input a run config asks for (before any network set-up). */
 export function etcInputOf(run: RunConfig | undefined, hostname: string): EtcInput {
   return {

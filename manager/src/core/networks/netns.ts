@@ -9,8 +9,9 @@
 // (a process that cloned its mount namespace meanwhile would otherwise pin the netns forever).
 
 import { execFile } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isMountPoint } from '../mountinfo';
 
 /** statfs f_type of nsfs (linux/magic.h NSFS_MAGIC). */
 const NSFS_MAGIC = 0x6e736673;
@@ -22,14 +23,6 @@ function run(cmd: string, args: string[]): Promise<void> {
       else resolve();
     });
   });
-}
-
-/** Whether `path` is a mount point (its own entry in /proc/self/mountinfo). */
-export function isMountPoint(path: string): boolean {
-  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[4] === esc);
 }
 
 /** Whether `path` is a bind-mounted network namespace (nsfs), not a plain file. */
@@ -51,7 +44,7 @@ export function prepareNetnsDir(dir: string): Promise<void> {
   dirReadyFor = dir;
   dirReady = (async () => {
     await fs.mkdir(dir, { recursive: true, mode: 0o711 });
-    if (!isMountPoint(dir)) await run('mount', ['--bind', dir, dir]);
+    if (!(await isMountPoint(dir))) await run('mount', ['--bind', dir, dir]);
     await run('mount', ['--make-shared', dir]);
   })();
   dirReady.catch(() => {
@@ -66,7 +59,7 @@ export function prepareNetnsDir(dir: string): Promise<void> {
  * namespaces still mounted (containers that outlive this berthd) the directory stays mounted.
  */
 export async function releaseNetnsDir(dir: string): Promise<void> {
-  if (!isMountPoint(dir)) return;
+  if (!(await isMountPoint(dir))) return;
   for (const f of await fs.readdir(dir).catch(() => [] as string[])) if (await isNetns(join(dir, f))) return;
   await run('umount', [dir]);
   if (dirReadyFor === dir) {

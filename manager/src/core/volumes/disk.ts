@@ -2,8 +2,9 @@
 // and their removal — which never descends into a filesystem still mounted under them (a
 // volume with `-o o=bind,device=/srv/x` would otherwise take /srv/x's files with it).
 
-import { lstat, opendir, readFile, readdir, rm } from 'node:fs/promises';
+import { lstat, opendir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mountsAt } from '../mountinfo';
 
 /** Bytes of the regular files (and symlinks) under `dir`, each hard-linked inode once; Docker's
  *  directory size. A tree changing meanwhile is counted as found; a missing dir is 0. */
@@ -52,18 +53,7 @@ export async function isEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
-/** Mount points (field 5 of /proc/self/mountinfo, octal escapes decoded) at or under `dir`. */
-export async function mountsAt(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const out: string[] = [];
-  for (const line of info.split('\n')) {
-    const field = line.split(' ')[4];
-    if (!field) continue;
-    const p = field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (p === dir || p.startsWith(dir + '/')) out.push(p);
-  }
-  return out;
-}
+export { mountsAt };
 
 /** Removes `dir` and everything below it; refuses (throws) while a filesystem is mounted there. */
 export async function removeTree(dir: string): Promise<void> {

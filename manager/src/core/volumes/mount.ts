@@ -8,16 +8,12 @@
 
 import { ManagerError } from '../errors';
 import { run } from '../snapshots/mount';
-import { mountsAt } from './disk';
+import { isMountPoint, mountsAt } from '../mountinfo';
 import { mountArgs, redactOptions } from './options';
-
-export async function isMounted(dir: string): Promise<boolean> {
-  return (await mountsAt(dir)).includes(dir);
-}
 
 /** Mounts the options' filesystem at `dir` unless something is mounted there already. */
 export async function mountVolume(name: string, opts: Record<string, string>, dir: string): Promise<boolean> {
-  if (await isMounted(dir)) return false;
+  if (await isMountPoint(dir)) return false;
   try {
     await run('mount', mountArgs(opts, dir));
   } catch (err) {
