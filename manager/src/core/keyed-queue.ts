@@ -1,5 +1,7 @@
-// Work run one item at a time per key (a container's set-up, connects and teardown, in the
-// order asked), and a plain lock (one key). A failed item does not stop the next.
+// Work run one item at a time per key, in the order asked; a failed item does not stop the
+// next. The one per-key lock of berthd: a container's network set-up, connects and teardown
+// (core/networks), a volume's changes (core/volumes), a blob digest's writes
+// (core/metadata/content.ts), the layer applier's creations per directory (core/diff).
 
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();

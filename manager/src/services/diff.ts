@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import { DIFF, leaseOf, type ServiceImpl } from '../api';
 import { isKind, invalidArgument, notImplemented } from '../core/errors';
 import { readStream, type ContentStore } from '../core/content';
-import { MEDIA_TYPES, applyLayer, computeDiff } from '../core/diff';
+import { MEDIA_TYPES, applyLayer, computeDiff, directApplyTarget } from '../core/diff';
 import { mountAll, unmount, type Mount } from '../core/snapshots';
 import { requireNamespace, unary } from './content';
 
@@ -51,11 +51,6 @@ export interface DiffOptions {
 
 const GZIP_TYPES: string[] = [MEDIA_TYPES.ociGzip, MEDIA_TYPES.dockerGzip];
 const TAR_TYPES: string[] = [MEDIA_TYPES.ociTar, 'application/vnd.docker.image.rootfs.diff.tar'];
-
-const optionValue = (options: string[], key: string): string | undefined => {
-  const o = options.find((x) => x.startsWith(`${key}=`));
-  return o === undefined ? undefined : o.slice(key.length + 1);
-};
 
 export class WalkingDiffer {
   constructor(
@@ -88,13 +83,10 @@ export class WalkingDiffer {
     const store = this.content(ns);
     const unpack = (dir: string, overlay: boolean) =>
       applyLayer(readStream(store, { digest: desc.digest, size: desc.size }), dir, { overlay, ...(desc.mediaType ? { mediaType: desc.mediaType } : {}) });
+    const direct = directApplyTarget(mounts);
     let result;
-    const only = mounts.length === 1 ? mounts[0]! : undefined;
-    const upper = only?.type === 'overlay' ? optionValue(only.options, 'upperdir') : undefined;
-    if (upper && path.isAbsolute(upper)) {
-      result = await unpack(upper, true);
-    } else if (only && (only.type === 'bind' || only.options.includes('bind') || only.options.includes('rbind')) && !only.options.includes('ro') && !only.target && path.isAbsolute(only.source)) {
-      result = await unpack(only.source, false);
+    if (direct) {
+      result = await unpack(direct.dir, direct.overlay);
     } else {
       if (mounts.length === 0) throw invalidArgument('apply: no mounts to apply the layer to');
       result = await this.withTempMount(mounts, false, (dir) => unpack(dir, false));

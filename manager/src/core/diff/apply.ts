@@ -44,7 +44,8 @@ import {
 } from './fsops';
 import { mknod, writeXattrs } from './host';
 import { cleanName, describe, fsError, relPath, resolveDir } from './paths';
-import { KeyedMutex, OpPipeline } from './pipeline';
+import { OpPipeline } from './pipeline';
+import { KeyedQueue } from '../keyed-queue';
 import { readTar, TarHeader, TarTime } from './tar';
 
 export interface ApplyOptions {
@@ -102,8 +103,14 @@ class Applier {
   private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
   private readonly xattrs = new Map<string, { attrs: Map<string, Buffer>; mode: number | null }>();
   private readonly ops = new OpPipeline(MAX_OPS, MAX_BUFFERED);
-  /** fresh entries' creations, one at a time per directory */
-  private readonly creating = new KeyedMutex();
+  /**
+   * Fresh entries' creations, one at a time per directory: the applier's creations there. The kernel serializes them
+   * anyway (each holds the directory's lock), and a thread waiting for that lock spins on a
+   * CPU while the holder works; on ext4 without a journal right after many files were
+   * deleted, finding a free inode takes a millisecond, so that spinning took a CPU of two.
+   * Waiting here instead leaves the pool's threads to work in other directories.
+   */
+  private readonly creating = new KeyedQueue();
   private readonly prefix: string;
 
   constructor(
@@ -446,7 +453,7 @@ async function replacing(path: string, create: () => Promise<void>): Promise<voi
   }
 }
 
-/** Runs a creation in the entry's directory (see KeyedMutex). */
+/** Runs a creation in the entry's directory (see `creating`). */
 type InDir = (create: () => Promise<void>) => Promise<void>;
 
 async function makeDir(path: string, h: TarHeader, inDir: InDir): Promise<void> {

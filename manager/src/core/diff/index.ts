@@ -5,3 +5,5 @@ export { computeDiff } from './compute';
 export type { DiffDigests, DiffMode, DiffOptions, LayerDiff } from './compute';
 export { MEDIA_TYPES, compressionOf } from './compression';
 export type { Compression } from './compression';
+export { directApplyTarget } from './target';
+export type { ApplyTarget } from './target';

@@ -88,29 +88,3 @@ export class OpPipeline {
     return this.failure?.error;
   }
 }
-
-/**
- * One at a time per key: the applier's creations in one directory. The kernel serializes
- * them anyway (each holds the directory's lock), and a thread waiting for that lock spins
- * on a CPU while the holder works; on ext4 without a journal right after many files were
- * deleted, finding a free inode takes a millisecond, so that spinning took a CPU of two.
- * Waiting here instead leaves the pool's threads to work in other directories.
- */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key);
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = prev ? prev.then(() => mine) : mine;
-    this.tails.set(key, tail);
-    if (prev) await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}

@@ -27,32 +27,13 @@ import { validateDigest, validateKeyPart, validateLabels, validateNamespace } fr
 import { addLeaseResource } from './leases';
 import { ensureNamespace } from './namespaces';
 import { BlobRecord, IngestRecord, keys } from './schema';
+import { KeyedQueue } from '../keyed-queue';
 
 /** How long garbage collection keeps an ingest that no lease holds (containerd 1.6: 24 h). */
 export const UNLEASED_INGEST_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** Serializes async work per key. */
-class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 export class MetadataContentStore {
-  private readonly digestLock = new KeyedMutex();
+  private readonly digestLock = new KeyedQueue();
 
   constructor(
     readonly db: MetadataDB,

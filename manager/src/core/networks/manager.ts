@@ -32,7 +32,7 @@ import { DEFAULT_POOLS, contains, formatCidr, formatIPv4, hostRoutes, ipamOf, ov
 import { createNetns, isNetns, releaseNetnsDir, removeNetns } from './netns';
 import { PortAllocator } from './port-allocator';
 import type { PortBinding, PortMapping } from './ports';
-import { KeyedQueue } from './queue';
+import { KeyedQueue } from '../keyed-queue';
 import { SandboxStore, type EndpointRecord, type SandboxRecord } from './sandboxes';
 import { NetworkStore, validateBridgeName, validateNetworkName, type NetworkRecord } from './store';
 

@@ -18,9 +18,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, rename, stat } from 'node:fs/promises';
-import * as path from 'node:path';
 import { isKind, ManagerError, notImplemented } from '../errors';
-import { applyLayer } from '../diff';
+import { applyLayer, directApplyTarget, type ApplyTarget } from '../diff';
 import { LABEL_SNAPSHOT_REF } from '../images';
 import type { Mount } from '../snapshots';
 
@@ -58,15 +57,11 @@ const uniquePart = (): string => `${process.hrtime.bigint() % 1_000_000_000n}-${
 /** No layer's root entry has this owner: a staging root that still has it was not set by the layer. */
 const UNTOUCHED_UID = 2147483641;
 
-/** Where to write a layer for a snapshot's mounts, as the walking differ decides (services/diff.ts). */
-export function applyTarget(mounts: Mount[], what: string): { dir: string; overlay: boolean } {
-  const only = mounts.length === 1 ? mounts[0]! : undefined;
-  const upper = only?.type === 'overlay' ? only.options.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length) : undefined;
-  if (upper && path.isAbsolute(upper)) return { dir: upper, overlay: true };
-  if (only && (only.type === 'bind' || only.options.includes('rbind') || only.options.includes('bind')) && !only.options.includes('ro') && path.isAbsolute(only.source)) {
-    return { dir: only.source, overlay: false };
-  }
-  throw notImplemented(`${what}: cannot unpack into mounts ${JSON.stringify(mounts)} (one overlay with an upperdir, or one bind mount, expected)`);
+/** Where to write a layer for a snapshot's mounts (core/diff's directApplyTarget, as the walking differ decides). */
+export function applyTarget(mounts: Mount[], what: string): ApplyTarget {
+  const target = directApplyTarget(mounts);
+  if (!target) throw notImplemented(`${what}: cannot unpack into mounts ${JSON.stringify(mounts)} (one overlay with an upperdir, or one bind mount, expected)`);
+  return target;
 }
 
 /** Applies the layer; checks the diffID. Returns the applied size (uncompressed bytes). */

@@ -26,6 +26,7 @@ import { ANONYMOUS_LABEL, LOCAL_DRIVER, isAnonymous, randomVolumeName, validateD
 import { needsMount, validateDriverOptions } from './options';
 import { copyUp, type PopulateResult } from './populate';
 import { volumeUsers } from './users';
+import { KeyedQueue } from '../keyed-queue';
 
 export const DEFAULT_NAMESPACE = 'default';
 /** How long a volume Prepare returned is kept from prune while its container is being created. */
@@ -71,7 +72,7 @@ const sameOptions = (a: Record<string, string>, b: Record<string, string>): bool
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
 export class VolumeStore {
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly lock = new KeyedQueue();
   /** `${ns}/${name}` → until when prune leaves it alone (set by prepare). */
   private readonly reserved = new Map<string, number>();
 
@@ -90,14 +91,7 @@ export class VolumeStore {
 
   /** Runs fn after every earlier locked call on the same volume has settled. */
   private locked<T>(ns: string, name: string, fn: () => Promise<T>): Promise<T> {
-    const key = `${ns}/${name}`;
-    const run = (this.tails.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return run;
+    return this.lock.run(`${ns}/${name}`, fn);
   }
 
   get(ns: string, name: string): Volume {
