@@ -48,6 +48,10 @@ export function isGrpcError(err: unknown): err is GrpcError & Error {
   return hasMessage(err) && typeof (err as Partial<GrpcError>).code === 'number' && typeof (err as Partial<GrpcError>).details === 'string';
 }
 
+/** gRPC status codes the client tells apart (grpc's Status, without loading @grpc/grpc-js). */
+export const NOT_FOUND = 5;
+export const ALREADY_EXISTS = 6;
+
 /** The grpc status of an error berthd answered with, or undefined. */
 export const grpcCode = (err: unknown): number | undefined => (isGrpcError(err) ? err.code : undefined);
 

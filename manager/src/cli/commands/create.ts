@@ -15,8 +15,8 @@ export const command: CommandSpec = {
   async run(ctx, parsed) {
     const opts = await parseRunOptions(parsed, ctx.commandPath, ctx.io.env, { run: false });
     const d = await ctx.daemon();
-    await ensureImage(ctx, d, opts.image, opts.pull);
-    const c = await createContainer(d, opts, ctx.globals.namespace).catch(asDaemonError);
+    const local = await ensureImage(ctx, d, opts.image, opts.pull);
+    const c = await createContainer(d, opts, ctx.globals.namespace, local).catch(asDaemonError);
     ctx.io.stdout.write(`${c.id}\n`);
   },
 };

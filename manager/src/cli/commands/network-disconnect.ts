@@ -2,11 +2,10 @@
 // (CNI DEL: its address and rules with it). -f: not being connected is no error.
 
 import type { CommandSpec } from '../command';
-import { grpcCode } from '../errors';
+import { grpcCode, NOT_FOUND } from '../errors';
 import { resolveContainer } from '../containers/resolve';
 import { networkError } from '../networks/view';
 
-const NOT_FOUND = 5;
 
 export const command: CommandSpec = {
   usage: '[OPTIONS] NETWORK CONTAINER',

@@ -2,11 +2,10 @@
 // or the template per network; the containers shown are this namespace's.
 
 import type { CommandSpec } from '../command';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { inspectEach, writeInspectDocs } from '../output/inspect';
 import { inspectDoc, networkError, type NetworkMessage } from '../networks/view';
 
-const NOT_FOUND = 5;
 
 export const command: CommandSpec = {
   usage: '[OPTIONS] NETWORK [NETWORK...]',

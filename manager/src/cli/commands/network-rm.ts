@@ -3,10 +3,9 @@
 // failed.
 
 import type { CommandSpec } from '../command';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { networkError } from '../networks/view';
 
-const NOT_FOUND = 5;
 
 export const command: CommandSpec = {
   usage: '[OPTIONS] NETWORK [NETWORK...]',

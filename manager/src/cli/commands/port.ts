@@ -4,11 +4,10 @@
 // published (exit 1).
 
 import type { CommandSpec } from '../command';
-import { CliError, UsageError, grpcCode } from '../errors';
+import { CliError, UsageError, grpcCode, NOT_FOUND } from '../errors';
 import { resolveContainer } from '../containers/resolve';
 import { networkError, type ContainerNetworkMessage } from '../networks/view';
 
-const NOT_FOUND = 5;
 
 export const command: CommandSpec = {
   usage: 'CONTAINER [PRIVATE_PORT[/PROTO]]',

@@ -8,7 +8,7 @@
 // A process that cannot be started gives 127 (not found) or 126 (cannot be invoked).
 
 import type { CommandSpec } from '../command';
-import { CliError } from '../errors';
+import { CliError, NOT_FOUND } from '../errors';
 import { asDaemonError, createContainer } from '../containers/create';
 import { removeContainer, startContainer, waitExit } from '../containers/lifecycle';
 import { ensureImage } from '../registry/ensure-image';
@@ -20,7 +20,6 @@ import type { Daemon } from '../daemon';
 import { unpackAny } from '../../api';
 import type { AttachSession } from '../io/attach';
 
-const NOT_FOUND = 5;
 
 /**
  * Waits for berthd's auto-remove to take the record (Docker's client waits for "removed" too):
@@ -79,8 +78,8 @@ export const command: CommandSpec = {
     const attachStdin = !opts.detach && opts.interactive && (opts.attach.length === 0 || opts.attach.includes('stdin'));
     if (attachStdin && opts.tty && !io.stdin.isTTY) throw new CliError('the input device is not a TTY');
     const d = await ctx.daemon();
-    await ensureImage(ctx, d, opts.image, opts.pull);
-    const c = await createContainer(d, opts, ctx.globals.namespace).catch(asDaemonError);
+    const local = await ensureImage(ctx, d, opts.image, opts.pull);
+    const c = await createContainer(d, opts, ctx.globals.namespace, local).catch(asDaemonError);
 
     const failStart = async (err: unknown): Promise<never> => {
       // --rm: as berthd's auto-remove would have, anonymous volumes included

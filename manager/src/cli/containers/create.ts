@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
-import { findImages, resolveTarget } from '../images/resolve';
+import { CliError, grpcCode, NOT_FOUND, ALREADY_EXISTS } from '../errors';
+import { findImages, resolveTarget, type FoundImage } from '../images/resolve';
 import { withLease } from '../images/lease';
 import { DEFAULT_SNAPSHOTTER, unpack } from '../images/unpack';
 import { generateName, normalizeName } from './names';
@@ -30,8 +30,6 @@ import * as L from '../../core/containers/labels';
 import { RUN_CONFIG_EXTENSION, RUN_CONFIG_TYPE_URL, type RunConfig } from '../../core/containers/run-config';
 import { chainIds, familiarName } from '../../core/images';
 
-const ALREADY_EXISTS = 6;
-const NOT_FOUND = 5;
 /** containerd's runc v2 shim name: what ctr sends; berthd runs every container with berth-shim. */
 export const RUNTIME_NAME = 'io.containerd.runc.v2';
 const CONTAINERS_PLUGIN_ID = 'berth-containers';
@@ -133,7 +131,8 @@ export function runConfigOf(opts: RunOptions, image: ImageRunConfig, imageId: st
   };
 }
 
-export async function createContainer(d: Daemon, opts: RunOptions, namespace: string): Promise<ContainerRecord> {
+/** `local`: the image as ensureImage found it, so it is not looked up twice; else it is looked up here. */
+export async function createContainer(d: Daemon, opts: RunOptions, namespace: string, local?: FoundImage): Promise<ContainerRecord> {
   if (opts.cidfile && existsSync(opts.cidfile)) {
     throw new CliError(`Container ID file found, make sure the other container isn't running or delete ${opts.cidfile}`);
   }
@@ -142,14 +141,22 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
   // image is found).
   const filesRootAnswer = containersRoot(d);
   filesRootAnswer.catch(() => undefined);
-  const [found] = await findImages(d, opts.image).catch((err: unknown) => {
-    if (err instanceof CliError && /^no such image/.test(err.message)) throw new CliError(`No such image: ${opts.image}`);
-    throw err;
-  });
-  const img = await resolveTarget(d, found!.target, opts.image);
+  const id = randomBytes(32).toString('hex');
+  // the network namespace (berthd's, the host's, none, another container's): lookups only,
+  // asked beside the image's (awaited after it, so the image's and the user's errors come first)
+  const netPlanAnswer = filesRootAnswer.then((root) => planNamespace(d, opts.net.network, namespace, id, root));
+  netPlanAnswer.catch(() => undefined);
+  const found =
+    local ??
+    (
+      await findImages(d, opts.image).catch((err: unknown) => {
+        if (err instanceof CliError && /^no such image/.test(err.message)) throw new CliError(`No such image: ${opts.image}`);
+        throw err;
+      })
+    )[0]!;
+  const img = await resolveTarget(d, found.target, opts.image);
   const imageConfig = (img.imageConfig.config ?? {}) as ImageRunConfig;
   const topChain = chainIds(img.imageConfig.rootfs.diff_ids).at(-1);
-  const id = randomBytes(32).toString('hex');
 
   const [filesRoot, user, seccompProfile] = await Promise.all([
     filesRootAnswer,
@@ -164,11 +171,11 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
       }
     })(),
   ]);
+  const netPlan = await netPlanAnswer;
+  // --link's env
+  const linked = opts.net.links.length ? await resolveLinks(d, opts.net.links, wantedName ?? id.slice(0, 12)) : { env: [], links: [] };
   // -v, --mount, --volumes-from and the image's VOLUMEs (cli/volumes); the volumes made here
   // are removed again when the create fails
-  // the network namespace (berthd's, the host's, none, another container's) and --link's env
-  const netPlan = await planNamespace(d, opts.net.network, namespace, id, filesRoot);
-  const linked = opts.net.links.length ? await resolveLinks(d, opts.net.links, wantedName ?? id.slice(0, 12)) : { env: [], links: [] };
   const mountPlan = await planContainerMounts(d, opts, imageConfig.Volumes);
   const createdVolumes = await prepareVolumes(d, mountPlan);
   const initBinary = opts.init ? INIT_BINARIES.find((p) => existsSync(p)) : undefined;
@@ -215,7 +222,7 @@ export async function createContainer(d: Daemon, opts: RunOptions, namespace: st
     linked.links,
     (img.imageConfig.config as { ExposedPorts?: Record<string, unknown> } | undefined)?.ExposedPorts,
   );
-  const imageName = found!.names[0] ?? img.config.digest;
+  const imageName = found.names[0] ?? img.config.digest;
 
   // Whether the image is unpacked, asked beside the lease's creation (it needs no lease: the
   // image holds its snapshots).

@@ -8,13 +8,12 @@
 
 import { constants as os } from 'node:os';
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { specOf, type ContainerRecord } from './resolve';
 import { AUTO_REMOVE, STATE_EXIT_CODE, STATE_FINISHED_AT, STATE_OOM_KILLED, STATE_STARTED_AT, STOP_SIGNAL, STOP_TIMEOUT, TTY } from '../../core/containers/labels';
 import { startedLabels, stoppedLabels } from '../../core/containers/restart';
 import { dateOf } from '../../api';
 
-const NOT_FOUND = 5;
 const DEADLINE_EXCEEDED = 4;
 export const DEFAULT_STOP_TIMEOUT = 10;
 

@@ -6,7 +6,7 @@
 // its start is found). Nothing is mounted on the client's side.
 
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { readBlobStream } from '../images/content';
 import { decompress } from '../../core/diff/compression';
 import { readTar } from '../../core/diff/tar';
@@ -57,7 +57,6 @@ async function readEtcFiles(d: Daemon, layers: Descriptor[]): Promise<EtcFiles> 
   return found;
 }
 
-const NOT_FOUND = 5;
 
 /** One file of a container as it is now (berth.files.v1 CopyFrom's tar); undefined when absent. */
 async function containerFile(d: Daemon, containerId: string, path: string): Promise<string | undefined> {

@@ -11,13 +11,12 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { baseOf, planCopy, type CopyDestination, type CopySource } from './plan';
 import { applyLayer } from '../../core/diff';
 import { cleanName } from '../../core/diff/paths';
 import { isGoDir, isGoSymlink, packPath, rebaseName, rewriteTar } from '../../core/files';
 
-const NOT_FOUND = 5;
 const INVALID_ARGUMENT = 3;
 const FAILED_PRECONDITION = 9;
 const MESSAGE_BYTES = 1 << 20;

@@ -9,13 +9,11 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Daemon } from '../daemon';
-import { grpcCode } from '../errors';
+import { grpcCode, NOT_FOUND, ALREADY_EXISTS } from '../errors';
 import type { BlobSink, SinkEntry } from '../../core/archive';
 import type { Descriptor } from '../../core/images';
 
 const CHUNK = 1 << 20;
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
 
 export async function blobExists(d: Daemon, digest: string): Promise<boolean> {
   try {

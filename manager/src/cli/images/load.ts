@@ -9,7 +9,7 @@
 // when a name points at that image.
 
 import type { Daemon } from '../daemon';
-import { grpcCode } from '../errors';
+import { grpcCode, NOT_FOUND, ALREADY_EXISTS } from '../errors';
 import { ContentSink, ingestRef, readBlob, setLabels, writeBlob } from './content';
 import { withLease } from './lease';
 import { unpack } from './unpack';
@@ -19,8 +19,6 @@ import { familiarName, type Descriptor } from '../../core/images';
 export const DANGLING_PREFIX = 'berth-dangling';
 export const danglingName = (digest: string): string => `${DANGLING_PREFIX}@${digest}`;
 
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
 
 export interface LoadedImage {
   names: string[];

@@ -8,13 +8,12 @@
 //   - what a deletion frees is collected by berthd's garbage collector afterwards.
 
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { danglingName, putRecord } from './load';
 import { isDanglingName, type ImageInfo } from './inventory';
 import { familiarName, type Descriptor } from '../../core/images';
 import { shortId } from '../output/units';
 
-const NOT_FOUND = 5;
 
 async function deleteRecord(d: Daemon, name: string): Promise<void> {
   try {

@@ -5,7 +5,7 @@
 // that run on this host. Shared by save now, and by inspect/rmi/run/tag later.
 
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { readBlob } from './content';
 import {
   formatPlatform,
@@ -23,7 +23,6 @@ import {
   type ImageConfig,
 } from '../../core/images';
 
-const NOT_FOUND = 5;
 
 export interface ImageRecord {
   name: string;
@@ -68,12 +67,18 @@ export async function resolveTarget(d: Daemon, target: Descriptor, what: string)
   return { target, ...(index ? { index } : {}), manifest, config: m.config, imageConfig, layers: m.layers };
 }
 
+/** An image as findImages finds it: the names it was found by (none when by id) and its target. */
+export interface FoundImage {
+  names: string[];
+  target: Descriptor;
+}
+
 /**
  * The images a user's argument names. `all` (save): a repository without tag means all its
  * tags, as `docker save busybox` does. Each result carries the names it was found by: none
  * when found by id (Docker then saves it untagged).
  */
-export async function findImages(d: Daemon, arg: string, opts: { allTags?: boolean } = {}): Promise<{ names: string[]; target: Descriptor }[]> {
+export async function findImages(d: Daemon, arg: string, opts: { allTags?: boolean } = {}): Promise<FoundImage[]> {
   let ref;
   try {
     ref = parseReference(arg);

@@ -10,13 +10,11 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND, ALREADY_EXISTS } from '../errors';
 import { setLabels } from './content';
 import { LABEL_SNAPSHOT_REF, LABEL_UNCOMPRESSED, chainIds, gcSnapshotLabel, type Descriptor, type ImageConfig } from '../../core/images';
 
 export const DEFAULT_SNAPSHOTTER = 'overlayfs';
-const NOT_FOUND = 5;
-const ALREADY_EXISTS = 6;
 
 export interface Unpackable {
   config: Descriptor;

@@ -6,11 +6,10 @@
 // Docker keeps them, "/<target>:/<self>/<alias>" (HostConfig.Links), which berthd reads.
 
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { resolveContainer, runConfigOf } from '../containers/resolve';
 import { parsePortKey, type Protocol } from '../../core/networks/ports';
 
-const NOT_FOUND = 5;
 
 export interface ResolvedLinks {
   env: string[];

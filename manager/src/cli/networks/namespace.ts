@@ -13,14 +13,13 @@
 
 import { hostname as osHostname } from 'node:os';
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import { resolveContainer, runConfigOf, specOf, type ContainerRecord } from '../containers/resolve';
 import { isNetworkMode } from './run-flags';
 
 /** The networks plugin's id and its export naming the namespaces' directory (plugins/networks.ts). */
 const NETWORKS_PLUGIN_ID = 'networks';
 const NETNS_ROOT_EXPORT = 'netns_root';
-const NOT_FOUND = 5;
 
 export interface NamespacePlan {
   /** What buildSpec takes as `network` (undefined: a new empty namespace). */

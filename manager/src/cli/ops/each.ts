@@ -4,10 +4,9 @@
 
 import type { CommandContext } from '../command';
 import type { Daemon } from '../daemon';
-import { CliError, describeError, grpcCode } from '../errors';
+import { CliError, describeError, grpcCode, NOT_FOUND } from '../errors';
 import { listContainers, matchContainer, type ContainerRecord } from '../containers/resolve';
 
-const NOT_FOUND = 5;
 
 /** Runs `fn` for each reference; prints the reference when it succeeds. Returns the exit status. */
 export async function forEachContainer(ctx: CommandContext, refs: string[], fn: (d: Daemon, c: ContainerRecord) => Promise<void>): Promise<number> {

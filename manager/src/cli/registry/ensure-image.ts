@@ -6,7 +6,7 @@
 import type { CommandContext } from '../command';
 import type { Daemon } from '../daemon';
 import { CliError, EXIT_BERTH } from '../errors';
-import { findImages } from '../images/resolve';
+import { findImages, type FoundImage } from '../images/resolve';
 import type { PullPolicy } from '../containers/run-options';
 import { familiarReference, DEFAULT_TAG } from '../../core/images';
 import { parseUserReference, pullImage } from './pull';
@@ -21,16 +21,20 @@ function displayName(image: string): string {
   }
 }
 
-/** Makes sure `image` is local as the policy says, pulling it if needed. */
-export async function ensureImage(ctx: CommandContext, d: Daemon, image: string, policy: PullPolicy): Promise<void> {
-  let local: { names: string[] } | undefined;
+/**
+ * Makes sure `image` is local as the policy says, pulling it if needed. Returns the local image
+ * when no pull was done (createContainer takes it rather than looking it up again); undefined
+ * after a pull.
+ */
+export async function ensureImage(ctx: CommandContext, d: Daemon, image: string, policy: PullPolicy): Promise<FoundImage | undefined> {
+  let local: FoundImage | undefined;
   try {
     [local] = await findImages(d, image);
   } catch (err) {
     if (!(err instanceof CliError && /^no such image/.test(err.message))) throw err;
   }
   // An image named by its id has no registry to come from: there is nothing to pull.
-  if (local && (policy !== 'always' || local.names.length === 0)) return;
+  if (local && (policy !== 'always' || local.names.length === 0)) return local;
   if (!local && policy === 'never') throw new CliError(`No such image: ${displayName(image)}`, EXIT_BERTH);
   if (!local) ctx.io.stderr.write(`Unable to find image '${displayName(image)}' locally\n`);
   try {
@@ -40,4 +44,5 @@ export async function ensureImage(ctx: CommandContext, d: Daemon, image: string,
     if (err instanceof CliError) throw new CliError(err.message, EXIT_BERTH);
     throw err;
   }
+  return undefined;
 }

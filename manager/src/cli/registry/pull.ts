@@ -12,14 +12,13 @@
 
 import type { Writable } from 'node:stream';
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import type { Logger } from '../log';
 import { ProgressView } from '../output/progress';
 import { familiarReference, formatReference, parseReference, DEFAULT_TAG, type Reference } from '../../core/images';
 import { authForHost } from './auth';
 import { followTransfer, transferError, type ImageResult } from './transfer';
 
-const NOT_FOUND = 5;
 
 export type TerminalStream = Writable & { isTTY?: boolean; columns?: number };
 

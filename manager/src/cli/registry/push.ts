@@ -8,7 +8,7 @@
 // destination's registry, which the client reads and sends.
 
 import type { Daemon } from '../daemon';
-import { CliError, grpcCode } from '../errors';
+import { CliError, grpcCode, NOT_FOUND } from '../errors';
 import type { Logger } from '../log';
 import { ProgressView } from '../output/progress';
 import { familiarReference, formatReference, repositoryOf, type Reference } from '../../core/images';
@@ -17,7 +17,6 @@ import { authForHost } from './auth';
 import type { TerminalStream } from './pull';
 import { followTransfer, transferError, type ImageResult } from './transfer';
 
-const NOT_FOUND = 5;
 
 export interface PushOptions {
   platform?: string;

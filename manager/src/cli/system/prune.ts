@@ -6,12 +6,11 @@
 
 import type { CommandContext } from '../command';
 import type { Daemon } from '../daemon';
-import { grpcCode } from '../errors';
+import { grpcCode, NOT_FOUND } from '../errors';
 import { inventory } from '../images/inventory';
 import { containerUses, deleteImage, usersOf } from '../images/records';
 import { listContainers } from '../containers/resolve';
 
-const NOT_FOUND = 5;
 
 /** Docker's prompt: the warning, then "Are you sure you want to continue? [y/N] "; true on y/yes. */
 export async function confirm(ctx: CommandContext, warning: string): Promise<boolean> {

@@ -2,11 +2,11 @@
 // the gRPC status suffix (": not found", ": failed precondition", …) the server edge adds;
 // exit status 1, as Docker's volume commands fail with a daemon error.
 
-import { CliError, isGrpcError } from '../errors';
+import { CliError, isGrpcError, NOT_FOUND } from '../errors';
 
 const SUFFIX = /: (not found|already exists|invalid argument|failed precondition|conflict|not implemented|unavailable|aborted)$/;
 
-export const NOT_FOUND = 5;
+export { NOT_FOUND };
 export const FAILED_PRECONDITION = 9;
 
 /** The user's line for an error berthd answered a volume call with; other errors unchanged. */
