@@ -31,9 +31,6 @@ import type { NamespacedSnapshotters } from './snapshots';
 /** Tar bytes are sent in messages of about this size (a tar's headers come in 512-byte pieces). */
 const MESSAGE_BYTES = 1 << 20;
 
-/** The namespaced view of every loaded snapshotter (plugins/storage.ts's; this name is kept for
- *  services/berth-images.ts). */
-export const snapshottersOf = namespacedSnapshotters;
 
 interface FilesDeps {
   md: Metadata;

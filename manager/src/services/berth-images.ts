@@ -32,8 +32,7 @@ import { createResolver, login } from '../core/registry';
 import type { Credentials, Resolver, ResolverOptions } from '../core/registry/types';
 import { METADATA_PLUGIN } from '../daemon/core-plugins';
 import type { Plugin, PluginContext } from '../daemon/plugin';
-import { SNAPSHOTTER_PLUGIN } from '../plugins/storage';
-import { snapshottersOf } from './berth-files';
+import { SNAPSHOTTER_PLUGIN, namespacedSnapshotters } from '../plugins/storage';
 import { emit, requireNamespace, send, serverStream, unary, type Publish } from './content';
 import type { NamespacedSnapshotters } from './snapshots';
 import { EVENTS_PLUGIN } from '../daemon/core-plugins';
@@ -258,7 +257,7 @@ export const berthImagesPlugin: Plugin<BerthImagesDeps> = {
     ctx.exports.hosts_dir = config.hostsDir;
     const publish = publisherOf(ctx);
     const md = ctx.get<Metadata>(METADATA_PLUGIN);
-    const snapshotters = snapshottersOf(ctx);
+    const snapshotters = namespacedSnapshotters(ctx);
     // pulls that were running when berthd died: their half-applied layers go (the rest stays leased for a retry)
     const removed = await removeInterruptedUnpacks(md, (ns, name) => (snapshotters.names().includes(name) ? snapshotters.get(ns, name) : undefined));
     for (const r of removed) ctx.log.info(r, 'removed the active snapshot of an interrupted pull');
