@@ -2,9 +2,10 @@ import { spawn } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
 import { run } from './support/containerd';
+import { BERTH, berthOk, berthRun } from './support/berth-cli';
 import { buildImage, type Image } from './support/image';
 
 // bin/berth's container lifecycle against a private berthd, as a Docker user types it: run -d,
@@ -13,7 +14,6 @@ import { buildImage, type Image } from './support/image';
 // flag's effect seen from inside the container (berth-probe's report written to a bind mount)
 // or on the host (the container's cgroup files). The scratch dir avoids the word "berth".
 
-const BERTH = join(BIN, 'berth');
 const IMG = 'berth-e2e/busybox';
 /** Docker's default capability set as /proc/self/status shows it. */
 const DOCKER_CAPS = '00000000a80425fb';
@@ -25,13 +25,9 @@ let image: Image;
 let out: string;
 
 const berth = (args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Result> =>
-  run(BERTH, ['-H', `unix://${d.address}`, ...args], { timeoutMs: opts.timeoutMs ?? 30000, ...(opts.env ? { env: opts.env } : {}) });
+  berthRun(d, args, { timeoutMs: opts.timeoutMs ?? 30000, ...(opts.env ? { env: opts.env } : {}) });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await berth(args);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const ok = async (args: string[]): Promise<string> => (await berthOk(d, args)).trim();
 
 let n = 0;
 /** Runs `script` detached with `flags` and /out bound to a fresh host dir; waits; returns the exit code and the dir. */

@@ -1,9 +1,9 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
-import { run } from './support/containerd';
+import { BERTH, berthRun, berthSh } from './support/berth-cli';
 import { buildImage, type Image } from './support/image';
 
 // bin/berth cp / export / diff against a private berthd (berth.files.v1), on a running
@@ -13,7 +13,6 @@ import { buildImage, type Image } from './support/image';
 // them is checked from inside (ctr task exec / ctr run). The scratch dir avoids the word
 // "berth" (other suites' leak checks).
 
-const BERTH = join(BIN, 'berth');
 const IMAGE = 'docker.io/berth-e2e/busybox:latest';
 
 let d: PrivateBerthd;
@@ -21,8 +20,8 @@ let image: Image;
 let dir: string;
 let execs = 0;
 
-const berth = (args: string[]): Promise<Result> => run(BERTH, ['-H', `unix://${d.address}`, ...args]);
-const sh = (script: string): Promise<Result> => run('/bin/sh', ['-c', script], { env: { ...process.env, BERTH_HOST: `unix://${d.address}` } });
+const berth = (args: string[]): Promise<Result> => berthRun(d, args);
+const sh = (script: string): Promise<Result> => berthSh(d, script);
 /** Runs a command inside the running container `id`. */
 const inside = (id: string, script: string): Promise<Result> => d.ctr(['task', 'exec', '--exec-id', `x${++execs}`, id, 'sh', '-c', script]);
 

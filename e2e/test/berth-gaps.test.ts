@@ -1,9 +1,9 @@
 import { spawnSync } from 'child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { BIN, sleep, type Result } from './support/env';
+import { sleep, type Result } from './support/env';
 import { PrivateBerthd, usePrivateBerthd } from './support/berthd';
-import { run } from './support/containerd';
+import { BERTH, berthOk, berthRun, berthSh, until } from './support/berth-cli';
 import type { Image } from './support/image';
 
 // The last gaps of the berth client (issue 5), each seen where it takes effect: `cp` through a
@@ -12,7 +12,6 @@ import type { Image } from './support/image';
 // sizes, `--privileged` giving the host's device nodes, `--ulimit nofile=-1` clamped to what
 // berthd can give, `exec -u` setting HOME, and `exec -d` records deleted once they exit.
 
-const BERTH = join(BIN, 'berth');
 let d: PrivateBerthd;
 let image: Image;
 let out: string;
@@ -23,22 +22,10 @@ beforeAll(() => {
   mkdirSync(out);
 });
 
-const berth = (args: string[], timeoutMs = 30_000): Promise<Result> => run(BERTH, ['-H', `unix://${d.address}`, ...args], { timeoutMs });
-const sh = (script: string): Promise<Result> => run('/bin/sh', ['-c', script], { env: { ...process.env, BERTH_HOST: `unix://${d.address}` } });
+const berth = (args: string[], timeoutMs = 30_000): Promise<Result> => berthRun(d, args, { timeoutMs });
+const sh = (script: string): Promise<Result> => berthSh(d, script);
 
-async function ok(args: string[]): Promise<string> {
-  const r = await berth(args);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function until(what: string, f: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    if (await f()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const ok = (args: string[]): Promise<string> => berthOk(d, args);
 
 /** A fresh host directory under the test's scratch dir, writable by anyone. */
 function hostDir(name: string): string {

@@ -5,6 +5,7 @@ import { join } from 'path';
 import { BIN, requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
 import { run } from './support/containerd';
+import { BERTH, berthRun, berthSh, lines } from './support/berth-cli';
 import { buildImage, BUSYBOX, type Image } from './support/image';
 
 // bin/berth's image and system commands against a private berthd, as a person types them:
@@ -14,16 +15,14 @@ import { buildImage, BUSYBOX, type Image } from './support/image';
 // made with ctr (labelled berth/created-by=berth, as berth run labels them). The scratch dir
 // avoids the word "berth" (other suites' leak checks).
 
-const BERTH = join(BIN, 'berth');
 const REF = 'berth-e2e/busybox:latest';
 
 let d: PrivateBerthd;
 let image: Image;
 let dir: string;
 
-const berth = (args: string[], input?: string): Promise<Result> => run(BERTH, ['-H', `unix://${d.address}`, ...args], input === undefined ? {} : { input });
-const sh = (script: string): Promise<Result> => run('/bin/sh', ['-c', script], { env: { ...process.env, BERTH_HOST: `unix://${d.address}` } });
-const lines = (s: string) => s.split('\n').filter(Boolean);
+const berth = (args: string[], input?: string): Promise<Result> => berthRun(d, args, input === undefined ? {} : { input });
+const sh = (script: string): Promise<Result> => berthSh(d, script);
 
 /** A root filesystem tarball (busybox and a file), gzip'd: what `docker export` gives, compressed. */
 function rootfsTarball(): string {

@@ -1,12 +1,14 @@
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'fs';
+import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
 import { run } from './support/containerd';
 import { buildImage, type Image } from './support/image';
+import { BERTH, berthRun, berthSh as berthShIn } from './support/berth-cli';
+import { SKOPEO, ociLayout, skopeo, skopeoCacheGuard } from './support/registry';
 
 // bin/berth against a private berthd: `berth load` of tarballs made by skopeo (Debian's, not
 // our code) from an OCI layout of the busybox-static test image — docker-archive and
@@ -14,24 +16,15 @@ import { buildImage, type Image } from './support/image';
 // by skopeo in both formats and by berth load and ctr import; corrupted tarballs refused with
 // nothing left behind. The scratch dir avoids the word "berth" (other suites' leak checks).
 
-const BERTH = join(BIN, 'berth');
-const SKOPEO = '/usr/bin/skopeo';
-/** skopeo (as root) keeps a blob info cache in /var/lib/containers/cache: ours to remove if we made it. */
-const SKOPEO_CACHE_DIRS = ['/var/lib/containers', '/var/lib/containers/cache'].filter((p) => !existsSync(p));
+const removeSkopeoCache = skopeoCacheGuard();
 
 let d: PrivateBerthd;
 let image: Image;
 let dir: string;
 
-const berth = (args: string[]): Promise<Result> => run(BERTH, ['-H', `unix://${d.address}`, ...args]);
+const berth = (args: string[]): Promise<Result> => berthRun(d, args);
 /** berth with stdin (and/or stdout) redirected by the shell, for binary data. */
-const berthSh = (script: string): Promise<Result> => run('/bin/sh', ['-c', script], { env: { ...process.env, BERTH_HOST: `unix://${d.address}` } });
-
-function skopeo(args: string[]): string {
-  const r = spawnSync(SKOPEO, args, { encoding: 'utf8', timeout: 60000 });
-  if (r.status !== 0) throw new Error(`skopeo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const berthSh = (script: string): Promise<Result> => berthShIn(d, script);
 
 /** ctr's image list as name → target digest. */
 async function ctrImages(): Promise<Map<string, string>> {
@@ -71,14 +64,11 @@ beforeAll(async () => {
   image = buildImage();
   dir = mkdtempSync(join(tmpdir(), 'bls-e2e-'));
   // the test image as an OCI layout directory, the way skopeo reads one
-  const layout = join(dir, 'layout');
-  mkdirSync(layout);
-  const x = spawnSync('tar', ['-xf', image.tar, '-C', layout]);
-  if (x.status !== 0) throw new Error(`tar: ${x.stderr}`);
-  skopeo(['copy', '--quiet', `oci:${layout}:latest`, `docker-archive:${join(dir, 'docker.tar')}:busybox:test`]);
-  skopeo(['copy', '--quiet', `oci:${layout}:latest`, `oci-archive:${join(dir, 'oci.tar')}:test`]);
-  skopeo(['copy', '--quiet', `oci:${layout}:latest`, `docker-archive:${join(dir, 'corrupt-docker.tar')}:corrupt:docker`]);
-  skopeo(['copy', '--quiet', `oci:${layout}:latest`, `oci-archive:${join(dir, 'corrupt-oci.tar')}:corrupt-oci`]);
+  const layout = ociLayout(image, join(dir, 'layout'));
+  await skopeo(['copy', '--quiet', `oci:${layout}:latest`, `docker-archive:${join(dir, 'docker.tar')}:busybox:test`]);
+  await skopeo(['copy', '--quiet', `oci:${layout}:latest`, `oci-archive:${join(dir, 'oci.tar')}:test`]);
+  await skopeo(['copy', '--quiet', `oci:${layout}:latest`, `docker-archive:${join(dir, 'corrupt-docker.tar')}:corrupt:docker`]);
+  await skopeo(['copy', '--quiet', `oci:${layout}:latest`, `oci-archive:${join(dir, 'corrupt-oci.tar')}:corrupt-oci`]);
   d = new PrivateBerthd();
   await d.start();
 }, 120_000);
@@ -89,7 +79,7 @@ afterAll(async () => {
   } finally {
     image?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    if (SKOPEO_CACHE_DIRS[0]) rmSync(SKOPEO_CACHE_DIRS[0], { recursive: true, force: true });
+    removeSkopeoCache();
   }
 });
 
@@ -130,9 +120,9 @@ describe('berth against berthd', () => {
     const c = await d.ctr(['run', '--rm', 'docker.io/library/test:latest', 'bls-oci', 'echo', 'from the oci archive']);
     expect(c).toMatchObject({ code: 0, stdout: 'from the oci archive\n' });
     // skopeo compressed the layer: the stored image is the one skopeo wrote, digest for digest
-    const raw = JSON.parse(skopeo(['inspect', '--raw', `oci-archive:${join(dir, 'oci.tar')}:test`]));
+    const raw = JSON.parse(await skopeo(['inspect', '--raw', `oci-archive:${join(dir, 'oci.tar')}:test`]));
     expect(raw.layers[0].mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
-    const digest = JSON.parse(skopeo(['inspect', `oci-archive:${join(dir, 'oci.tar')}:test`])).Digest;
+    const digest = JSON.parse(await skopeo(['inspect', `oci-archive:${join(dir, 'oci.tar')}:test`])).Digest;
     expect((await ctrImages()).get('docker.io/library/test:latest')).toBe(digest);
   });
 
@@ -148,13 +138,13 @@ describe('berth against berthd', () => {
       const manifest = JSON.parse((await d.ctr(['content', 'get', stored.get(name)!])).stdout);
       const config = JSON.parse((await d.ctr(['content', 'get', manifest.config.digest])).stdout);
       // OCI: the very manifest berthd stores
-      const oci = JSON.parse(skopeo(['inspect', `oci-archive:${saved}:${ociRef}`]));
+      const oci = JSON.parse(await skopeo(['inspect', `oci-archive:${saved}:${ociRef}`]));
       expect(oci.Digest).toBe(stored.get(name));
       expect(oci.Layers).toEqual(manifest.layers.map((l: { digest: string }) => l.digest));
       // docker-archive: skopeo makes its own manifest, over the same config and layers
-      const dockerRaw = JSON.parse(skopeo(['inspect', '--raw', `docker-archive:${saved}:${dockerRef}`]));
+      const dockerRaw = JSON.parse(await skopeo(['inspect', '--raw', `docker-archive:${saved}:${dockerRef}`]));
       expect(dockerRaw.config.digest).toBe(manifest.config.digest);
-      expect(JSON.parse(skopeo(['inspect', `docker-archive:${saved}:${dockerRef}`])).Layers).toEqual(config.rootfs.diff_ids);
+      expect(JSON.parse(await skopeo(['inspect', `docker-archive:${saved}:${dockerRef}`])).Layers).toEqual(config.rootfs.diff_ids);
     }
   });
 
@@ -188,7 +178,7 @@ describe('berth against berthd', () => {
 
   it('an oci-archive with a corrupted blob is refused, naming the entry; no image is left', async () => {
     const tar = join(dir, 'corrupt-oci.tar');
-    const layer = JSON.parse(skopeo(['inspect', '--raw', `oci-archive:${tar}:corrupt-oci`])).layers[0].digest as string;
+    const layer = JSON.parse(await skopeo(['inspect', '--raw', `oci-archive:${tar}:corrupt-oci`])).layers[0].digest as string;
     corruptMember(tar, new RegExp(`blobs/sha256/${layer.slice(7)}$`));
     const before = await ctrImages();
     const r = await berthSh(`${BERTH} load < ${tar}`);

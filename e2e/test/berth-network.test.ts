@@ -1,13 +1,13 @@
 import { spawn } from 'child_process';
 import * as dgram from 'dgram';
 import * as http from 'http';
-import * as net from 'net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { hostname, networkInterfaces, tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, sleep, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
-import { run } from './support/containerd';
+import { berthOk, berthRun, untilValue as until } from './support/berth-cli';
+import { freePort } from './support/registry';
 import { buildImage, type Image } from './support/image';
 import { bridgePorts, freshSubnet, iptablesChains, iptablesRules, links, removeNewChains } from './support/host-net';
 
@@ -20,7 +20,6 @@ import { bridgePorts, freshSubnet, iptablesChains, iptablesRules, links, removeN
 // veth, network namespace, iptables rule, IPAM lease or CNI cache entry behind. Test networks
 // use /24s in 10.128.0.0/9 that no host route overlaps. The scratch dir avoids "berth".
 
-const BERTH = join(BIN, 'berth');
 const IMG = 'berth-e2e/busybox';
 
 let d: PrivateBerthd;
@@ -28,35 +27,9 @@ let image: Image;
 let scratch: string;
 let chainsBefore: Set<string>;
 
-const berth = (args: string[], opts: { timeoutMs?: number } = {}): Promise<Result> => run(BERTH, ['-H', `unix://${d.address}`, ...args], { timeoutMs: opts.timeoutMs ?? 30_000 });
+const berth = (args: string[], opts: { timeoutMs?: number } = {}): Promise<Result> => berthRun(d, args, { timeoutMs: opts.timeoutMs ?? 30_000 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await berth(args);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function until<T>(what: string, attempt: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await attempt();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** A port nothing listens on right now (the kernel's pick). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const ok = async (args: string[]): Promise<string> => (await berthOk(d, args)).trim();
 
 /** GET http://host:port/path from the host with node's http client: status and body, or undefined. */
 function get(host: string, port: number, path: string): Promise<{ status: number; body: string } | undefined> {

@@ -1,9 +1,9 @@
 import { spawn } from 'child_process';
 import { existsSync, mkdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { sleep, BIN } from './support/env';
+import { sleep } from './support/env';
 import { PrivateBerthd, alive, usePrivateBerthd } from './support/berthd';
-import { run } from './support/containerd';
+import { BERTH, berthOk, berthRun, until } from './support/berth-cli';
 import type { Image } from './support/image';
 
 // The "ops" commands as a person types them, against a private berthd: top, pause/unpause,
@@ -11,7 +11,6 @@ import type { Image } from './support/image';
 // and restart policies through `berth run --restart` (the issue's "on-failure:3 restarts
 // exactly 3 times"). Containers write what they see into a bind-mounted directory (-v).
 
-const BERTH = join(BIN, 'berth');
 let d: PrivateBerthd;
 let image: Image;
 let out: string;
@@ -23,22 +22,10 @@ beforeAll(() => {
 });
 
 function berth(args: string[], timeoutMs = 30_000) {
-  return run(BERTH, ['-H', `unix://${d.address}`, ...args], { timeoutMs });
+  return berthRun(d, args, { timeoutMs });
 }
 
-async function ok(args: string[]): Promise<string> {
-  const r = await berth(args);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function until(what: string, f: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    if (await f()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const ok = (args: string[]): Promise<string> => berthOk(d, args);
 
 const file = (name: string): string => (existsSync(join(out, name)) ? readFileSync(join(out, name), 'utf8') : '');
 const pidOf = async (name: string): Promise<number> => Number((await ok(['inspect', '-f', '{{.State.Pid}}', name])).trim());

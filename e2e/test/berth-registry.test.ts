@@ -2,12 +2,12 @@ import { createHash } from 'crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
-import { run } from './support/containerd';
 import { debianImage, multiPlatformImage, type DebianImage, type MultiPlatformImage } from './support/fixtures';
 import { buildImage, type Image } from './support/image';
 import { ptySession } from './support/pty';
+import { BERTH, berthRun, lines } from './support/berth-cli';
 import {
   ociLayout,
   pushTestImage,
@@ -29,7 +29,6 @@ import {
 // image prune giving back the content and snapshots a pull made. Scratch dirs avoid the word
 // "berth" (other suites' leak checks match it).
 
-const BERTH = join(BIN, 'berth');
 
 let d: PrivateBerthd;
 let image: Image;
@@ -48,8 +47,7 @@ const pushed: Record<string, string> = {};
 
 const env = () => ({ ...process.env, BERTH_CONFIG: configDir });
 const berth = (args: string[], input?: string): Promise<Result> =>
-  run(BERTH, ['-H', `unix://${d.address}`, ...args], { env: env(), timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
-const lines = (s: string) => s.split('\n').filter(Boolean);
+  berthRun(d, args, { env: env(), timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const short = (digest: string) => digest.slice('sha256:'.length, 'sha256:'.length + 12);
 

@@ -4,6 +4,7 @@ import { join } from 'path';
 import { sleep } from './support/env';
 import { PrivateBerthd, CTR, alive, usePrivateBerthd } from './support/berthd';
 import type { Image } from './support/image';
+import { until } from './support/berth-cli';
 
 // Restart policies carried out by berthd (core/containers/restart-monitor.ts), on containers
 // made with Debian's ctr carrying the labels the berth client writes: berth/created-by=berth,
@@ -58,14 +59,6 @@ async function userStop(id: string): Promise<void> {
   expect((await d.ctr(['containers', 'label', id, 'containerd.io/restart.status=stopped', 'containerd.io/restart.explicitly-stopped=true'])).code).toBe(0);
   await d.ctr(['task', 'kill', '-s', 'SIGKILL', id]); // may already have exited: fine
   await until(`${id} to stop`, async () => (await tasks()).get(id)?.status === 'STOPPED');
-}
-
-async function until(what: string, f: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    if (await f()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** `ctr events` in the background: each line's time (ms), topic and container id. */

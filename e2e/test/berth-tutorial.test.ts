@@ -2,9 +2,9 @@ import { spawn } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, sleep, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd, alive } from './support/berthd';
-import { run } from './support/containerd';
+import { BERTH, berthOk, berthRun, untilValue as until } from './support/berth-cli';
 import { buildImage, type Image } from './support/image';
 import { ptySession, shellSteps } from './support/pty';
 
@@ -15,7 +15,6 @@ import { ptySession, shellSteps } from './support/pty';
 // is no network set-up yet: the server is reached from inside its own network namespace, whose
 // `lo` berth-init brings up as runc does. The scratch dir avoids the word "berth".
 
-const BERTH = join(BIN, 'berth');
 const IMG = 'berth-e2e/busybox';
 
 let d: PrivateBerthd;
@@ -23,23 +22,9 @@ let image: Image;
 let scratch: string;
 
 const berth = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Result> =>
-  run(BERTH, ['-H', `unix://${d.address}`, ...args], { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  berthRun(d, args, { timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await berth(args);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function until<T>(what: string, attempt: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await attempt();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const ok = async (args: string[]): Promise<string> => (await berthOk(d, args)).trim();
 
 /** The page, fetched inside the container (busybox wget), once httpd answers. */
 const fetchPage = (name: string, path: string) =>

@@ -2,9 +2,9 @@ import { spawnSync } from 'child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BIN, requireRoot, type Result } from './support/env';
+import { requireRoot, type Result } from './support/env';
 import { PrivateBerthd } from './support/berthd';
-import { run } from './support/containerd';
+import { BERTH, berthOk, berthRun, lines } from './support/berth-cli';
 import { BUSYBOX, buildImage, type Image } from './support/image';
 
 // bin/berth's volumes against a private berthd, as a Docker user types them: `volume create /
@@ -15,7 +15,6 @@ import { BUSYBOX, buildImage, type Image } from './support/image';
 // Everything is checked inside the container (busybox) and on the host (berthd's volume
 // directories under its private root). The scratch dir avoids the word "berth".
 
-const BERTH = join(BIN, 'berth');
 const IMG = 'berth-e2e/busybox';
 /** An image whose config has VOLUME /data over files of its own (berth import -c). */
 const VOLIMG = 'volimg:1';
@@ -25,15 +24,10 @@ let image: Image;
 let dir: string;
 
 const berth = (args: string[], input?: string): Promise<Result> =>
-  run(BERTH, ['-H', `unix://${d.address}`, ...args], { timeoutMs: 30000, ...(input === undefined ? {} : { input }) });
+  berthRun(d, args, { timeoutMs: 30000, ...(input === undefined ? {} : { input }) });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await berth(args);
-  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const ok = async (args: string[]): Promise<string> => (await berthOk(d, args)).trim();
 
-const lines = (s: string): string[] => s.split('\n').filter(Boolean);
 const volumeNames = async (...filters: string[]): Promise<string[]> => lines(await ok(['volume', 'ls', '-q', ...filters.flatMap((f) => ['-f', f])])).sort();
 /** Where berthd keeps a volume of the namespace "default" (Docker's layout under its root). */
 const dataDir = (name: string): string => join(d.root, 'volumes', name, '_data');

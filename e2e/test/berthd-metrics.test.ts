@@ -4,6 +4,7 @@ import { join } from 'path';
 import { sleep } from './support/env';
 import { CTR, PrivateBerthd, usePrivateBerthd } from './support/berthd';
 import type { Image } from './support/image';
+import { until } from './support/berth-cli';
 import { TASKS, createClient, packJsonAny } from '../../manager/src/api';
 
 // Debian's ctr (containerd 1.6) reading what berthd reports about running containers:
@@ -48,14 +49,6 @@ function watchEvents(): { stop(): void; lines(id: string): [string, any][] } {
         .filter((f) => f[5]?.startsWith('/tasks/') && f.slice(6).join(' ').includes(`"${id}"`))
         .map((f) => [f[5]!, JSON.parse(f.slice(6).join(' '))]),
   };
-}
-
-async function until(what: string, f: () => boolean, ms = 15_000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    if (f()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('ctr task metrics against berthd', () => {
@@ -130,7 +123,7 @@ describe('OOM kills through ctr events', () => {
   it('an init the kernel OOM-kills: /tasks/oom, then /tasks/exit with 137', async () => {
     const r = await d.ctr(['run', '--rm', '--memory-limit', String(16 * MiB), image.ref, 'oom-init', 'sh', '-c', HOG]);
     expect(r.code).toBe(137);
-    await until('/tasks/delete', () => events.lines('oom-init').some(([t]) => t === '/tasks/delete'));
+    await until('/tasks/delete', () => events.lines('oom-init').some(([t]) => t === '/tasks/delete'), 15_000);
     const lines = events.lines('oom-init');
     expect(lines.map(([t]) => t)).toEqual(['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit', '/tasks/delete']);
     expect(lines[2]![1]).toEqual({ container_id: 'oom-init' });
@@ -141,12 +134,12 @@ describe('OOM kills through ctr events', () => {
     const id = 'oom-child';
     const r = await d.ctr(['run', '-d', '--memory-limit', String(16 * MiB), image.ref, id, 'sh', '-c', `(${HOG}); exec sleep 1000`]);
     expect(r.code).toBe(0);
-    await until('/tasks/oom', () => events.lines(id).some(([t]) => t === '/tasks/oom'));
+    await until('/tasks/oom', () => events.lines(id).some(([t]) => t === '/tasks/oom'), 15_000);
     await sleep(200);
     expect((await d.ctr(['task', 'ls'])).stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+RUNNING$`, 'm'));
     expect(events.lines(id).map(([t]) => t)).toEqual(['/tasks/create', '/tasks/start', '/tasks/oom']);
     await remove(id);
-    await until('/tasks/delete', () => events.lines(id).some(([t]) => t === '/tasks/delete'));
+    await until('/tasks/delete', () => events.lines(id).some(([t]) => t === '/tasks/delete'), 15_000);
     // Our SIGKILL is no OOM: still one.
     expect(events.lines(id).map(([t]) => t)).toEqual(['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit', '/tasks/delete']);
   }, 30_000);

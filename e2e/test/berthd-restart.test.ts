@@ -4,6 +4,7 @@ import { sleep } from './support/env';
 import { PrivateBerthd, CTR, alive, usePrivateBerthd } from './support/berthd';
 import { processesMatching, run } from './support/containerd';
 import type { Image } from './support/image';
+import { until } from './support/berth-cli';
 
 // The issue's restart acceptance, through Debian's ctr: three containers — A writing a line to
 // its log (`ctr run --log-uri file://…`) every 100 ms, B blocked reading its stdin, C exiting
@@ -25,14 +26,6 @@ async function tasks(): Promise<Map<string, { pid: number; status: string }>> {
   return out;
 }
 
-async function until(what: string, f: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    if (await f()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** The `line <n>` numbers of A's log, in file order. */
 function lineNumbers(log: string): number[] {
   return readFileSync(log, 'utf8').split('\n').flatMap((l) => (/^line \d+$/.test(l) ? [Number(l.slice(5))] : []));
@@ -40,7 +33,7 @@ function lineNumbers(log: string): number[] {
 
 async function killAndDelete(id: string): Promise<{ code: number; stderr: string }> {
   expect((await d.ctr(['task', 'kill', '-s', 'SIGKILL', id])).code).toBe(0);
-  await until(`${id} to stop`, async () => (await tasks()).get(id)?.status === 'STOPPED');
+  await until(`${id} to stop`, async () => (await tasks()).get(id)?.status === 'STOPPED', 5_000);
   return d.ctr(['task', 'delete', id]);
 }
 
@@ -54,7 +47,7 @@ describe('berthd restart, and container logs from --log-uri', () => {
     ]);
     expect(a).toMatchObject({ code: 0, stderr: '' });
     expect((await d.ctr(['run', '-d', image.ref, 'rs-b', 'sh', '-c', 'while read l; do echo "b got $l"; done; exit 6'])).code).toBe(0);
-    await until('A to log a few lines', () => existsSync(log) && lineNumbers(log).length >= 3);
+    await until('A to log a few lines', () => existsSync(log) && lineNumbers(log).length >= 3, 5_000);
     expect((await d.ctr(['run', '-d', image.ref, 'rs-c', 'sh', '-c', 'sleep 1; exit 7'])).code).toBe(0);
 
     const before = await tasks();
@@ -67,7 +60,7 @@ describe('berthd restart, and container logs from --log-uri', () => {
     const killedAt = Date.now();
     const linesAtKill = lineNumbers(log).length;
     // C exits on its own (its shim reaps it); A and B run on. At least 1.5 s of outage.
-    await until('C to exit while berthd is down', () => !alive(pid('rs-c')));
+    await until('C to exit while berthd is down', () => !alive(pid('rs-c')), 5_000);
     await sleep(Math.max(0, 1500 - (Date.now() - killedAt)));
     expect([alive(pid('rs-a')), alive(pid('rs-b'))]).toEqual([true, true]);
     const outageMs = Date.now() - killedAt;
@@ -103,7 +96,7 @@ describe('berthd restart, and container logs from --log-uri', () => {
     const att = await run(CTR, ['--address', d.address, 'task', 'attach', 'rs-b'], { input: 'hello\nworld\n', timeoutMs: 10_000 });
     expect(att).toMatchObject({ code: 6, stdout: 'b got hello\nb got world\n' });
     expect((await tasks()).has('rs-b')).toBe(false);
-    await until('A to keep logging after the restart', () => lineNumbers(log).length >= linesAtStart + 3);
+    await until('A to keep logging after the restart', () => lineNumbers(log).length >= linesAtStart + 3, 5_000);
 
     // A stops; then its whole log: stderr's line and every n from 1 to the last, raw (no CRI
     // prefix), with no gap across the outage and the restart.
