@@ -6,6 +6,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { BERTH_IMAGES, createClient, type Client } from '../../manager/src/api';
 import { usePrivateBerthd, type PrivateBerthd } from './support/berthd';
+import { until } from './support/berth-cli';
 import { multiPlatformImage, type MultiPlatformImage } from './support/fixtures';
 import type { Image } from './support/image';
 import {
@@ -356,7 +357,9 @@ describe('berthd pulls from a registry (berth.images.v1)', () => {
       onMessage: (m) => {
         if (!killed && m.message.startsWith('Retrying')) {
           proxy.failNext(1000, 503, /\/blobs\//); // hold the retries off until berthd is gone
-          killed = d.stop('SIGKILL');
+          // killed once the unpacker has its snapshot (it follows the ingest: under load it may
+          // not have started yet when the cut comes), so there is a half-applied one to clean up
+          killed = until('the pull\'s active snapshot', async () => (await snapshots('killed')).some(([, kind]) => kind === 'Active'), 20_000).then(() => d.stop('SIGKILL'));
         }
       },
     });
